@@ -1,0 +1,5 @@
+"""Allow ``python -m tagsync``."""
+
+from tagsync.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""Compare two versions of the service tags: per tag, which prefixes came and went.
+
+Prefix lists are compared as sets (fast, order-insensitive); the other properties of a tag
+(region, systemService, networkFeatures, ...) are compared structurally with deepdiff, but only
+for tags whose properties actually differ, so a full-file diff stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tagsync.model import ServiceTags, Tag
+from tagsync.prefixes import sort_prefixes
+
+__all__ = ["ChangeSet", "TagChange", "diff_service_tags", "diff_tags"]
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    """What changed in one tag between two versions (prefix lists sorted numerically)."""
+
+    name: str
+    old_change_number: int | None
+    new_change_number: int | None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    # deepdiff's description of property changes other than changeNumber, JSON-ready.
+    property_changes: dict[str, Any] = field(default_factory=dict)
+    old_count: int = 0
+    new_count: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.property_changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "old_change_number": self.old_change_number,
+            "new_change_number": self.new_change_number,
+            "added": list(self.added),
+            "removed": list(self.removed),
+        }
+        if self.property_changes:
+            document["property_changes"] = self.property_changes
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Changes between two versions for the compared tags; unchanged tags are left out."""
+
+    cloud: str
+    old_change_number: int | None
+    new_change_number: int
+    tags: dict[str, TagChange]
+    old_sha256: str | None = None
+    new_sha256: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.tags)
+
+    @property
+    def added_count(self) -> int:
+        return sum(len(change.added) for change in self.tags.values())
+
+    @property
+    def removed_count(self) -> int:
+        return sum(len(change.removed) for change in self.tags.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cloud": self.cloud,
+            "old_change_number": self.old_change_number,
+            "new_change_number": self.new_change_number,
+            "tags": {name: self.tags[name].to_dict() for name in sorted(self.tags)},
+        }
+
+
+def _property_changes(old: Tag, new: Tag) -> dict[str, Any]:
+    ignored = {"changeNumber"}
+    old_props = {k: v for k, v in old.properties.items() if k not in ignored}
+    new_props = {k: v for k, v in new.properties.items() if k not in ignored}
+    if old_props == new_props:
+        return {}
+    from deepdiff import DeepDiff  # only paid for when properties really differ
+
+    difference = DeepDiff(old_props, new_props, ignore_order=True, verbose_level=2)
+    # to_json + loads gives plain JSON types (deepdiff uses its own containers).
+    import json
+
+    result: dict[str, Any] = json.loads(difference.to_json())
+    return result
+
+
+def diff_tags(name: str, old: Tag | None, new: Tag | None) -> TagChange:
+    """Compare one tag across versions; a missing side counts as an empty tag."""
+    old_set = set(old.prefixes) if old else set()
+    new_set = set(new.prefixes) if new else set()
+    properties = _property_changes(old, new) if old and new else {}
+    return TagChange(
+        name=name,
+        old_change_number=old.change_number if old else None,
+        new_change_number=new.change_number if new else None,
+        added=tuple(sort_prefixes(new_set - old_set)),
+        removed=tuple(sort_prefixes(old_set - new_set)),
+        property_changes=properties,
+        old_count=len(old_set),
+        new_count=len(new_set),
+    )
+
+
+def diff_service_tags(
+    old: ServiceTags | None, new: ServiceTags, names: Iterable[str] | None = None
+) -> ChangeSet:
+    """Compare ``new`` against ``old`` for ``names`` (None: every tag in either version).
+
+    With no old version (first run) every prefix of the compared tags counts as added.
+    """
+    old_tags = old.tags if old else {}
+    wanted = sorted(set(old_tags) | set(new.tags)) if names is None else list(dict.fromkeys(names))
+    changes: dict[str, TagChange] = {}
+    for name in wanted:
+        old_tag, new_tag = old_tags.get(name), new.tags.get(name)
+        if (
+            old_tag is not None
+            and new_tag is not None
+            and old_tag.prefixes == new_tag.prefixes
+            and old_tag.properties == new_tag.properties
+        ):
+            continue  # the common case, decided without building sets
+        change = diff_tags(name, old_tag, new_tag)
+        if change.changed:
+            changes[name] = change
+    return ChangeSet(
+        cloud=new.cloud,
+        old_change_number=old.change_number if old else None,
+        new_change_number=new.change_number,
+        tags=changes,
+        old_sha256=old.sha256 if old else None,
+        new_sha256=new.sha256,
+    )

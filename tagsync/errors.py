@@ -1,0 +1,84 @@
+"""The exception hierarchy: each error carries the exit code the CLI maps it to.
+
+Exit codes (documented in README):
+    0 ok / no change, 1 change found, 2 usage error, 3 bad data or refused by a guard,
+    4 download failure, 5 alert delivery failure.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_ALERT",
+    "EXIT_CHANGED",
+    "EXIT_DATA",
+    "EXIT_DOWNLOAD",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "AlertError",
+    "ConfigError",
+    "DataError",
+    "DownloadError",
+    "GuardError",
+    "LockError",
+    "TagsyncError",
+    "UnknownTagError",
+]
+
+EXIT_OK = 0
+EXIT_CHANGED = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_DOWNLOAD = 4
+EXIT_ALERT = 5
+
+
+class TagsyncError(Exception):
+    """Base class: a failure with a one-line message meant for the user, and an exit code."""
+
+    exit_code = EXIT_DATA
+
+    def __init__(self, message: str) -> None:
+        # One line only: messages end up in cron mail and log lines.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class DataError(TagsyncError):
+    """The service tags data is malformed, inconsistent or not what was asked for."""
+
+    exit_code = EXIT_DATA
+
+
+class UnknownTagError(DataError):
+    """A requested tag is not in the data."""
+
+
+class GuardError(DataError):
+    """A safety guard (rollback, mass removal, empty output) refused to go on."""
+
+
+class ConfigError(TagsyncError):
+    """The configuration file or an option value is invalid."""
+
+    exit_code = EXIT_USAGE
+
+
+class LockError(TagsyncError):
+    """Another tagsync run holds the state directory lock."""
+
+    exit_code = EXIT_DATA
+
+
+class DownloadError(TagsyncError):
+    """The download page or file could not be fetched."""
+
+    exit_code = EXIT_DOWNLOAD
+
+
+class AlertError(TagsyncError):
+    """One or more alert channels failed to deliver."""
+
+    exit_code = EXIT_ALERT

@@ -1,0 +1,239 @@
+"""Parse and validate Service Tags JSON bytes into an immutable model, and select tags from it.
+
+Nothing malformed gets through: HTML or non-JSON bodies, truncated JSON, a wrong shape, the wrong
+cloud, missing fields, invalid CIDRs, duplicate names and tag names that could inject into
+generated firewall text all raise :class:`DataError` with a one-line message naming the source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tagsync.errors import DataError, UnknownTagError
+from tagsync.prefixes import InvalidPrefix, canonical_prefix
+
+__all__ = [
+    "TAG_NAME_PATTERN",
+    "ServiceTags",
+    "Tag",
+    "find_tag",
+    "parse_service_tags",
+    "regional_variants",
+    "resolve_tags",
+]
+
+TAG_NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_MAX_ERRORS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """One service tag: its name, address prefixes (canonical, file order) and other properties."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    change_number: int
+    region: str = ""
+    system_service: str = ""
+    # Every property except addressPrefixes, as published; compared structurally by the diff.
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def base_name(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def ipv4(self) -> list[str]:
+        return [p for p in self.prefixes if ":" not in p]
+
+    @property
+    def ipv6(self) -> list[str]:
+        return [p for p in self.prefixes if ":" in p]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTags:
+    """One published version of the service tags file for one cloud."""
+
+    cloud: str
+    change_number: int
+    tags: Mapping[str, Tag]
+    sha256: str
+    source: str = ""
+
+    def get(self, name: str) -> Tag | None:
+        return self.tags.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tags
+
+
+def _as_change_number(value: object, where: str, source: str) -> int:
+    """Accept an integer or a string of digits (both occur in the wild)."""
+    if isinstance(value, bool):
+        raise DataError(f"{source}: {where} changeNumber must be a number, got {value!r}")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise DataError(f"{source}: {where} changeNumber must be a number, got {value!r:.40}")
+
+
+def _decode_json(data: bytes, source: str) -> Any:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head:
+        raise DataError(f"{source}: empty body, expected the service tags JSON")
+    if head.startswith(b"<"):
+        raise DataError(
+            f"{source}: got an HTML page, not the service tags JSON "
+            "(a download page, sign-in or captive portal?)"
+        )
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        # An error at the very end means the document simply stopped: a cut-off download.
+        if exc.pos >= len(data.rstrip()) - 1:
+            raise DataError(f"{source}: truncated JSON (ends after {len(data)} bytes)") from None
+        raise DataError(
+            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+
+
+def _parse_tag(entry: object, index: int, source: str) -> Tag:
+    if not isinstance(entry, dict):
+        raise DataError(f"{source}: values[{index}] is not an object")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise DataError(f"{source}: values[{index}] has no name")
+    if not TAG_NAME_PATTERN.fullmatch(name):
+        raise DataError(
+            f"{source}: values[{index}] has tag name {name!r:.80} with characters "
+            "outside [A-Za-z0-9._-]"
+        )
+    properties = entry.get("properties")
+    if not isinstance(properties, dict):
+        raise DataError(f"{source}: tag {name} has no properties object")
+    raw_prefixes = properties.get("addressPrefixes")
+    if not isinstance(raw_prefixes, list):
+        raise DataError(f"{source}: tag {name} has no properties.addressPrefixes list")
+    prefixes: list[str] = []
+    bad: list[str] = []
+    for raw in raw_prefixes:
+        try:
+            if not isinstance(raw, str):
+                raise InvalidPrefix(f"{raw!r:.60} is not a string")
+            prefixes.append(canonical_prefix(raw))
+        except InvalidPrefix as exc:
+            bad.append(str(exc))
+    if bad:
+        shown = "; ".join(bad[:_MAX_ERRORS_SHOWN])
+        more = f" (and {len(bad) - _MAX_ERRORS_SHOWN} more)" if len(bad) > _MAX_ERRORS_SHOWN else ""
+        raise DataError(f"{source}: tag {name} has invalid CIDR prefixes: {shown}{more}")
+    change_number = _as_change_number(properties.get("changeNumber", 0), f"tag {name}", source)
+    region = properties.get("region", "")
+    system_service = properties.get("systemService", "")
+    other = {key: value for key, value in properties.items() if key != "addressPrefixes"}
+    return Tag(
+        name=name,
+        prefixes=tuple(prefixes),
+        change_number=change_number,
+        region=region if isinstance(region, str) else "",
+        system_service=system_service if isinstance(system_service, str) else "",
+        properties=other,
+    )
+
+
+def parse_service_tags(
+    data: bytes, *, source: str = "<data>", expected_cloud: str | None = None
+) -> ServiceTags:
+    """Parse and validate one Service Tags JSON document.
+
+    ``expected_cloud`` is the top-level ``cloud`` value the caller asked for (e.g. "Public");
+    a file of another cloud is refused so a US Gov file never overwrites a Public snapshot.
+    """
+    document = _decode_json(data, source)
+    if not isinstance(document, dict) or not isinstance(document.get("values"), list):
+        raise DataError(
+            f"{source}: not a service tags file (expected an object with changeNumber, "
+            "cloud and a values list)"
+        )
+    if "changeNumber" not in document:
+        raise DataError(f"{source}: no top-level changeNumber")
+    change_number = _as_change_number(document["changeNumber"], "top-level", source)
+    cloud = document.get("cloud")
+    if not isinstance(cloud, str) or not cloud:
+        raise DataError(f"{source}: no top-level cloud name")
+    if expected_cloud is not None and cloud != expected_cloud:
+        raise DataError(f"{source}: file is for cloud {cloud!r:.40}, expected {expected_cloud!r}")
+    tags: dict[str, Tag] = {}
+    for index, entry in enumerate(document["values"]):
+        tag = _parse_tag(entry, index, source)
+        if tag.name in tags:
+            raise DataError(f"{source}: duplicate tag name {tag.name}")
+        tags[tag.name] = tag
+    if not tags:
+        raise DataError(f"{source}: the file lists no tags")
+    return ServiceTags(
+        cloud=cloud,
+        change_number=change_number,
+        tags=tags,
+        sha256=hashlib.sha256(data).hexdigest(),
+        source=source,
+    )
+
+
+def regional_variants(service_tags: ServiceTags, base: str) -> list[str]:
+    """Names of the regional variants of ``base`` (e.g. AzureCloud.westeurope), sorted.
+
+    Case-insensitive, like Azure itself: the file spells AzureCloud regions in lower case
+    (``AzureCloud.westeurope``) but most others in camel case (``Storage.WestEurope``).
+    """
+    prefix = base.lower() + "."
+    return sorted(name for name in service_tags.tags if name.lower().startswith(prefix))
+
+
+def find_tag(service_tags: ServiceTags, name: str) -> Tag | None:
+    """The tag called ``name``: an exact match, else the only case-insensitive match."""
+    tag = service_tags.tags.get(name)
+    if tag is not None:
+        return tag
+    folded = name.lower()
+    matches = [t for n, t in service_tags.tags.items() if n.lower() == folded]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_tags(
+    service_tags: ServiceTags, names: Iterable[str], *, regions: bool = False
+) -> list[Tag]:
+    """Look up tags by name (adding regional variants with ``regions``), in a stable order.
+
+    An unknown name raises :class:`UnknownTagError` with close matches, so a typo in a cron
+    config fails loudly instead of producing an empty allow-list.
+    """
+    selected: dict[str, Tag] = {}
+    for name in names:
+        tag = find_tag(service_tags, name)
+        if tag is None:
+            raise UnknownTagError(_unknown_tag_message(service_tags, name))
+        selected[tag.name] = tag
+        if regions:
+            for variant in regional_variants(service_tags, name):
+                selected[variant] = service_tags.tags[variant]
+    return list(selected.values())
+
+
+def _unknown_tag_message(service_tags: ServiceTags, name: str) -> str:
+    by_lower = {known.lower(): known for known in service_tags.tags}
+    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+    suggestions = [by_lower[m] for m in matches]
+    where = service_tags.source or service_tags.cloud
+    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    return f"{where}: no tag named {name!r:.80}{hint}"

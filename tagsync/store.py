@@ -1,0 +1,131 @@
+"""The state directory: the last accepted version per cloud, its metadata, and the run lock.
+
+Layout (one sub-directory per cloud, so clouds never overwrite each other)::
+
+    STATE_DIR/<cloud>/snapshot.json      metadata: changeNumber, cloud, source, sha256, time
+    STATE_DIR/<cloud>/data/<sha256>.json the accepted file, byte for byte as downloaded
+    STATE_DIR/<cloud>/.lock              held while a run reads or advances the snapshot
+
+``snapshot.json`` is the commit point: the data file is written first, then the metadata is
+replaced atomically, so a crash at any moment leaves a complete old or new snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tagsync.atomic import atomic_write_bytes, atomic_write_text
+from tagsync.clouds import Cloud
+from tagsync.errors import DataError, LockError
+from tagsync.fetch import Fetched
+from tagsync.model import ServiceTags, parse_service_tags
+
+__all__ = ["Loaded", "SnapshotMeta", "Store"]
+
+DEFAULT_LOCK_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A validated version together with the raw bytes and source it came from."""
+
+    fetched: Fetched
+    service_tags: ServiceTags
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMeta:
+    """What is known about the accepted version without parsing it."""
+
+    cloud: str
+    change_number: int
+    sha256: str
+    source: str
+    accepted_at: str
+    tag_count: int
+
+    @property
+    def data_name(self) -> str:
+        return f"{self.sha256}.json"
+
+
+class Store:
+    """The accepted snapshot of one cloud inside a state directory."""
+
+    def __init__(self, state_dir: Path, cloud: Cloud) -> None:
+        self.cloud = cloud
+        self.root = state_dir / cloud.name
+        self.meta_path = self.root / "snapshot.json"
+        self.data_dir = self.root / "data"
+
+    @contextmanager
+    def locked(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the state lock; wait up to ``timeout`` seconds for another run to finish."""
+        import filelock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.root / ".lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise LockError(
+                f"{self.root}: another tagsync run holds the state lock "
+                f"(waited {timeout:g}s); try again later"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def meta(self) -> SnapshotMeta | None:
+        """The accepted version's metadata, or None before the first accepted version."""
+        try:
+            raw = json.loads(self.meta_path.read_bytes())
+            return SnapshotMeta(**raw)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
+
+    def load_accepted(self) -> Loaded | None:
+        """The accepted version's bytes and model (checked against its recorded sha256)."""
+        meta = self.meta()
+        if meta is None:
+            return None
+        path = self.data_dir / meta.data_name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise DataError(f"{path}: snapshot data file is missing") from None
+        snapshot = parse_service_tags(data, source=str(path), expected_cloud=self.cloud.file_cloud)
+        if snapshot.sha256 != meta.sha256:
+            raise DataError(f"{path}: snapshot data does not match its recorded sha256")
+        return Loaded(Fetched(data, meta.source), snapshot)
+
+    def load(self) -> ServiceTags | None:
+        """The accepted version's model, or None before the first accepted version."""
+        accepted = self.load_accepted()
+        return accepted.service_tags if accepted else None
+
+    def save(self, data: bytes, service_tags: ServiceTags, source: str) -> SnapshotMeta:
+        """Make ``data`` the accepted version; call with the lock held."""
+        meta = SnapshotMeta(
+            cloud=service_tags.cloud,
+            change_number=service_tags.change_number,
+            sha256=service_tags.sha256,
+            source=source,
+            accepted_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+            tag_count=len(service_tags.tags),
+        )
+        previous = self.meta()
+        atomic_write_bytes(self.data_dir / meta.data_name, data)
+        atomic_write_text(self.meta_path, json.dumps(asdict(meta), indent=2) + "\n")
+        if previous is not None and previous.data_name != meta.data_name:
+            with suppress(FileNotFoundError):
+                (self.data_dir / previous.data_name).unlink()
+        return meta

@@ -1,0 +1,97 @@
+"""The core workflow shared by commands: load a version, compare it, accept it into the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagsync.clouds import Cloud
+from tagsync.config import DownloadSettings
+from tagsync.diff import ChangeSet, diff_service_tags
+from tagsync.fetch import fetch_service_tags
+from tagsync.guards import check_mass_removal, check_rollback
+from tagsync.model import (
+    ServiceTags,
+    find_tag,
+    parse_service_tags,
+    regional_variants,
+    resolve_tags,
+)
+from tagsync.store import Loaded, SnapshotMeta, Store
+
+__all__ = ["Loaded", "UpdateResult", "accept_version", "load_version", "watched_names"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateResult:
+    changes: ChangeSet
+    meta: SnapshotMeta | None  # the accepted snapshot after the run
+    saved: bool  # False when the new version was byte-identical to the accepted one
+
+
+def load_version(
+    cloud: Cloud,
+    settings: DownloadSettings,
+    *,
+    url: str | None = None,
+    file: Path | None = None,
+    show_progress: bool | None = None,
+) -> Loaded:
+    """Fetch (download page, URL or file) and validate one version for ``cloud``."""
+    fetched = fetch_service_tags(cloud, settings, url=url, file=file, show_progress=show_progress)
+    parsed = parse_service_tags(
+        fetched.data, source=fetched.source, expected_cloud=cloud.file_cloud
+    )
+    return Loaded(fetched, parsed)
+
+
+def watched_names(
+    old: ServiceTags | None, new: ServiceTags, tags: Sequence[str], *, regions: bool = False
+) -> list[str]:
+    """Resolve watched tag names against both versions.
+
+    A watched tag present only in the old version stays watched (its disappearance is a change
+    the mass-removal guard must see); a name in neither is an error with suggestions.
+    """
+    names: dict[str, None] = {}
+    for name in tags:
+        old_tag = find_tag(old, name) if old is not None else None
+        if find_tag(new, name) is not None:
+            names.update(dict.fromkeys(t.name for t in resolve_tags(new, [name], regions=regions)))
+        elif old_tag is not None:
+            names[old_tag.name] = None
+        else:
+            resolve_tags(new, [name])  # in neither version: raises with close-match suggestions
+        if regions and old is not None:
+            names.update(dict.fromkeys(regional_variants(old, name)))
+    return list(names)
+
+
+def accept_version(
+    store: Store,
+    loaded: Loaded,
+    *,
+    tags: Sequence[str] | None,
+    regions: bool = False,
+    allow_rollback: bool = False,
+    force: bool = False,
+    max_removal_ratio: float = 0.5,
+) -> UpdateResult:
+    """Compare ``loaded`` with the accepted snapshot and, if the guards pass, accept it.
+
+    Call with the store lock held. ``tags=None`` compares and guards every tag.
+    Raises GuardError (and writes nothing) when a guard refuses.
+    """
+    new = loaded.service_tags
+    old = store.load()
+    names = None if tags is None else watched_names(old, new, tags, regions=regions)
+    changes = diff_service_tags(old, new, names)
+    if not allow_rollback:
+        check_rollback(old.change_number if old else None, new.change_number, loaded.fetched.source)
+    if not force and old is not None:
+        check_mass_removal(changes, max_removal_ratio, loaded.fetched.source)
+    if old is not None and old.sha256 == new.sha256:
+        return UpdateResult(changes, store.meta(), saved=False)
+    meta = store.save(loaded.fetched.data, new, loaded.fetched.source)
+    return UpdateResult(changes, meta, saved=True)
