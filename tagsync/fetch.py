@@ -92,6 +92,7 @@ def _progress(total: int | None, label: str, enabled: bool) -> Iterator[Callable
     if not enabled:
         yield lambda _n: None
         return
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -105,6 +106,7 @@ def _progress(total: int | None, label: str, enabled: bool) -> Iterator[Callable
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        console=Console(stderr=True),
         transient=True,
     ) as progress:
         task = progress.add_task(label, total=total)

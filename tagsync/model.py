@@ -85,6 +85,15 @@ def _as_change_number(value: object, where: str, source: str) -> int:
     raise DataError(f"{source}: {where} changeNumber must be a number, got {value!r:.40}")
 
 
+def _looks_truncated(exc: json.JSONDecodeError) -> bool:
+    """True when the parser ran out of input: the document stopped, as a cut-off download does."""
+    text = exc.doc
+    if exc.pos >= len(text.rstrip()) - 1:
+        return True
+    # Cut inside a string: the parser reports where the string started, and no quote follows.
+    return exc.msg.startswith("Unterminated string") and '"' not in text[exc.pos + 1 :]
+
+
 def _decode_json(data: bytes, source: str) -> Any:
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
@@ -99,8 +108,7 @@ def _decode_json(data: bytes, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise DataError(f"{source}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
-        # An error at the very end means the document simply stopped: a cut-off download.
-        if exc.pos >= len(data.rstrip()) - 1:
+        if _looks_truncated(exc):
             raise DataError(f"{source}: truncated JSON (ends after {len(data)} bytes)") from None
         raise DataError(
             f"{source}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"

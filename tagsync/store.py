@@ -122,10 +122,11 @@ class Store:
             accepted_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             tag_count=len(service_tags.tags),
         )
-        previous = self.meta()
         atomic_write_bytes(self.data_dir / meta.data_name, data)
         atomic_write_text(self.meta_path, json.dumps(asdict(meta), indent=2) + "\n")
-        if previous is not None and previous.data_name != meta.data_name:
-            with suppress(FileNotFoundError):
-                (self.data_dir / previous.data_name).unlink()
+        # Remove every other data file: the previous version's, and any left by a crashed save.
+        for stale in self.data_dir.glob("*.json"):
+            if stale.name != meta.data_name:
+                with suppress(FileNotFoundError):
+                    stale.unlink()
         return meta
