@@ -80,7 +80,7 @@ class ChangeSet:
 
 
 def _property_changes(old: Tag, new: Tag) -> dict[str, Any]:
-    ignored = {"changeNumber"}
+    ignored = {"changeNumber", "addressPrefixes"}
     old_props = {k: v for k, v in old.properties.items() if k not in ignored}
     new_props = {k: v for k, v in new.properties.items() if k not in ignored}
     if old_props == new_props:

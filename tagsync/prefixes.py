@@ -6,12 +6,17 @@ Parsing is on the hot path (tens of thousands of prefixes per file), so it uses 
 
 from __future__ import annotations
 
+import itertools
+import operator
 import socket
-from collections.abc import Iterable
+import struct
+from collections.abc import Collection, Iterable
+from functools import partial
 
 __all__ = [
     "InvalidPrefix",
     "aggregate",
+    "all_canonical",
     "canonical_prefix",
     "is_ipv6",
     "prefix_sort_key",
@@ -62,6 +67,68 @@ def canonical_prefix(prefix: str) -> str:
         # inet_pton(AF_INET) accepts only strict dotted quads, so the input is canonical already.
         return prefix
     return f"{socket.inet_ntop(family, packed)}/{length}"
+
+
+# Host-bit masks by prefix-length text; the key sets double as the list of valid lengths, which
+# also rules out forms int() would accept ("08", " 8", "+8", "1_0", non-ASCII digits).
+_V4_HOST_MASK = {str(n): (1 << (_V4_MAX - n)) - 1 for n in range(_V4_MAX + 1)}
+_V6_HOST_MASK_HIGH = {str(n): ((1 << (_V6_MAX - n)) - 1) >> 64 for n in range(_V6_MAX + 1)}
+_V6_HOST_MASK_LOW = {str(n): ((1 << (_V6_MAX - n)) - 1) & (2**64 - 1) for n in range(_V6_MAX + 1)}
+_pton4 = partial(socket.inet_pton, socket.AF_INET)
+_pton6 = partial(socket.inet_pton, socket.AF_INET6)
+_ntop6 = partial(socket.inet_ntop, socket.AF_INET6)
+
+
+def _split_all(group: list[str]) -> tuple[list[str], list[str]] | None:
+    """Split every "ADDRESS/LENGTH" at once; None unless each item has exactly one "/".
+
+    Joining, replacing and splitting whole strings runs in C, far faster than a per-item split.
+    """
+    joined = "\n".join(group)
+    if joined.count("\n") != len(group) - 1:
+        return None
+    if set(map(str.count, group, itertools.repeat("/"))) != {1}:
+        return None
+    parts = joined.replace("/", "\n").split("\n")
+    return parts[0::2], parts[1::2]
+
+
+def all_canonical(prefixes: Collection[object]) -> bool:
+    """True when every item is a valid CIDR prefix already in canonical form.
+
+    The batch equivalent of calling :func:`canonical_prefix` on each item and comparing, written
+    as C-level ``map`` pipelines: a full file holds ~90,000 prefixes and this check runs on every
+    load. A False answer is followed by the per-item path, which names the offenders.
+    """
+    strings: Collection[str] = prefixes  # type: ignore[assignment]
+    try:
+        # str.__contains__ raises TypeError for a non-string item, which answers False below.
+        is_v6 = list(map(str.__contains__, strings, itertools.repeat(":")))
+        v4 = list(itertools.compress(strings, map(operator.not_, is_v6)))
+        v6 = list(itertools.compress(strings, is_v6))
+        if v4:
+            split = _split_all(v4)
+            if split is None or not set(split[1]) <= _V4_HOST_MASK.keys():
+                return False
+            values = struct.unpack(f">{len(v4)}I", b"".join(map(_pton4, split[0])))
+            if any(map(operator.and_, values, map(_V4_HOST_MASK.__getitem__, split[1]))):
+                return False
+        if v6:
+            split = _split_all(v6)
+            if split is None or not set(split[1]) <= _V6_HOST_MASK_HIGH.keys():
+                return False
+            packed = list(map(_pton6, split[0]))
+            words = struct.unpack(f">{2 * len(v6)}Q", b"".join(packed))
+            lengths = split[1]
+            if any(map(operator.and_, words[0::2], map(_V6_HOST_MASK_HIGH.__getitem__, lengths))):
+                return False
+            if any(map(operator.and_, words[1::2], map(_V6_HOST_MASK_LOW.__getitem__, lengths))):
+                return False
+            if list(map(_ntop6, packed)) != split[0]:
+                return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
 
 
 def prefix_sort_key(prefix: str) -> tuple[int, int, int]:

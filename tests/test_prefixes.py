@@ -94,3 +94,30 @@ def test_aggregate_matches_stdlib_collapse() -> None:
         )
     ]
     assert aggregate(prefixes) == expected
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        ["10.0.0.1/8"],
+        ["2603::1/64"],
+        ["2603:0::/64"],
+        ["2A01::/16"],
+        ["1.2.3.4/08"],
+        ["1.2.3.4"],
+        ["01.2.3.4/32"],
+        ["1.2.3.4/32", 5],
+        ["1.2.3.4/33"],
+        ["1.2.3.4/ 8"],
+        ["::/129"],
+        ["1.2.3.4/32/1"],
+        ["x/1"],
+    ],
+)
+def test_all_canonical_agrees_with_the_per_item_check(items: list[object]) -> None:
+    from tagsync.prefixes import all_canonical
+
+    good = ["10.0.0.0/8", "2603:1000::/24", "1.2.3.4/32"]
+    assert all_canonical(good)
+    assert not all_canonical(good + items)
+    assert not all_canonical(items)
