@@ -184,10 +184,14 @@ def diff(
     session = open_session(config, cloud, state_dir, page_url)
     new = session.load(url=url, file=file).service_tags
     old: ServiceTags | None
+    # The two versions share nearly all prefixes: validate the repeats only once.
+    trusted = new.distinct_prefixes
     if against is not None:
-        old = load_version(session.cloud, session.config.download, file=against).service_tags
+        old = load_version(
+            session.cloud, session.config.download, file=against, trusted_prefixes=trusted
+        ).service_tags
     else:
-        old = session.store().load()
+        old = session.store().load(trusted_prefixes=trusted)
         if old is None:
             note("no accepted snapshot yet: every prefix counts as added")
     names = None

@@ -70,6 +70,8 @@ class ServiceTags:
     tags: Mapping[str, Tag]
     sha256: str
     source: str = ""
+    # Every prefix in the file once (all validated): lets a second parse skip re-checking them.
+    distinct_prefixes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def get(self, name: str) -> Tag | None:
         return self.tags.get(name)
@@ -170,7 +172,9 @@ def _canonical_or_error(tag: Tag, source: str) -> Tag:
     return replace(tag, prefixes=tuple(prefixes))
 
 
-def _tags_checked_in_bulk(values: list[Any]) -> dict[str, Tag] | None:
+def _tags_checked_in_bulk(
+    values: list[Any], trusted: frozenset[str]
+) -> tuple[dict[str, Tag], frozenset[str]] | None:
     """Every tag when the whole list is valid and canonical, checked in C-level batches;
     None as soon as anything is off, and then :func:`_tags_checked_one_by_one` says what.
 
@@ -196,15 +200,18 @@ def _tags_checked_in_bulk(values: list[Any]) -> dict[str, Tag] | None:
         or joined_names.count("\n") != len(names) - 1
         or not _TAG_NAME_LINES.fullmatch(joined_names)
         or len(set(names)) != len(names)
-        or not all_canonical(set(itertools.chain.from_iterable(prefix_lists)))
     ):
         return None
-    return {
+    distinct = frozenset(itertools.chain.from_iterable(prefix_lists))
+    if not all_canonical(distinct - trusted if trusted else distinct):
+        return None
+    tags = {
         name: Tag(name, tuple(prefixes), number, region, service, props)
         for name, prefixes, number, region, service, props in zip(
             names, prefix_lists, change_numbers, regions, services, properties, strict=True
         )
     }
+    return tags, distinct
 
 
 def _tags_checked_one_by_one(values: list[Any], source: str) -> dict[str, Tag]:
@@ -219,25 +226,34 @@ def _tags_checked_one_by_one(values: list[Any], source: str) -> dict[str, Tag]:
 
 
 def parse_service_tags(
-    data: bytes, *, source: str = "<data>", expected_cloud: str | None = None
+    data: bytes,
+    *,
+    source: str = "<data>",
+    expected_cloud: str | None = None,
+    trusted_prefixes: frozenset[str] = frozenset(),
 ) -> ServiceTags:
     """Parse and validate one Service Tags JSON document.
 
     ``expected_cloud`` is the top-level ``cloud`` value the caller asked for (e.g. "Public");
     a file of another cloud is refused so a US Gov file never overwrites a Public snapshot.
+    ``trusted_prefixes`` are strings already validated as canonical prefixes (typically the
+    other version's ``distinct_prefixes`` in a diff): week to week nearly all prefixes repeat,
+    so only the new ones need checking.
     """
     # The document is a tree (no reference cycles), so the cyclic GC has nothing to find while
     # ~100,000 objects are created; pausing it keeps it from rescanning them over and over.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(data, source, expected_cloud)
+        return _parse(data, source, expected_cloud, trusted_prefixes)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _parse(data: bytes, source: str, expected_cloud: str | None) -> ServiceTags:
+def _parse(
+    data: bytes, source: str, expected_cloud: str | None, trusted: frozenset[str]
+) -> ServiceTags:
     document = _decode_json(data, source)
     if not isinstance(document, dict) or not isinstance(document.get("values"), list):
         raise DataError(
@@ -255,15 +271,19 @@ def _parse(data: bytes, source: str, expected_cloud: str | None) -> ServiceTags:
     values = document["values"]
     if not values:
         raise DataError(f"{source}: the file lists no tags")
-    tags = _tags_checked_in_bulk(values)
-    if tags is None:
+    checked = _tags_checked_in_bulk(values, trusted)
+    if checked is None:
         tags = _tags_checked_one_by_one(values, source)
+        distinct = frozenset(itertools.chain.from_iterable(t.prefixes for t in tags.values()))
+    else:
+        tags, distinct = checked
     return ServiceTags(
         cloud=cloud,
         change_number=change_number,
         tags=tags,
         sha256=hashlib.sha256(data).hexdigest(),
         source=source,
+        distinct_prefixes=distinct,
     )
 
 

@@ -57,8 +57,9 @@ class SnapshotMeta:
 class Store:
     """The accepted snapshot of one cloud inside a state directory."""
 
-    def __init__(self, state_dir: Path, cloud: Cloud) -> None:
+    def __init__(self, state_dir: Path, cloud: Cloud, *, history_keep: int | None = None) -> None:
         self.cloud = cloud
+        self.history_keep = history_keep  # accepted versions kept in history/; None: default
         self.root = state_dir / cloud.name
         self.meta_path = self.root / "snapshot.json"
         self.data_dir = self.root / "data"
@@ -92,7 +93,7 @@ class Store:
         except (ValueError, TypeError) as exc:
             raise DataError(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
 
-    def load_accepted(self) -> Loaded | None:
+    def load_accepted(self, trusted_prefixes: frozenset[str] = frozenset()) -> Loaded | None:
         """The accepted version's bytes and model (checked against its recorded sha256)."""
         meta = self.meta()
         if meta is None:
@@ -102,14 +103,19 @@ class Store:
             data = path.read_bytes()
         except FileNotFoundError:
             raise DataError(f"{path}: snapshot data file is missing") from None
-        snapshot = parse_service_tags(data, source=str(path), expected_cloud=self.cloud.file_cloud)
+        snapshot = parse_service_tags(
+            data,
+            source=str(path),
+            expected_cloud=self.cloud.file_cloud,
+            trusted_prefixes=trusted_prefixes,
+        )
         if snapshot.sha256 != meta.sha256:
             raise DataError(f"{path}: snapshot data does not match its recorded sha256")
         return Loaded(Fetched(data, meta.source), snapshot)
 
-    def load(self) -> ServiceTags | None:
+    def load(self, trusted_prefixes: frozenset[str] = frozenset()) -> ServiceTags | None:
         """The accepted version's model, or None before the first accepted version."""
-        accepted = self.load_accepted()
+        accepted = self.load_accepted(trusted_prefixes)
         return accepted.service_tags if accepted else None
 
     def save(self, data: bytes, service_tags: ServiceTags, source: str) -> SnapshotMeta:
@@ -129,4 +135,8 @@ class Store:
             if stale.name != meta.data_name:
                 with suppress(FileNotFoundError):
                     stale.unlink()
+        # After the commit point: a history failure only warns, the snapshot is kept.
+        from tagsync.history import record_after_save
+
+        record_after_save(self, service_tags, meta)
         return meta

@@ -37,11 +37,15 @@ def load_version(
     url: str | None = None,
     file: Path | None = None,
     show_progress: bool | None = None,
+    trusted_prefixes: frozenset[str] = frozenset(),
 ) -> Loaded:
     """Fetch (download page, URL or file) and validate one version for ``cloud``."""
     fetched = fetch_service_tags(cloud, settings, url=url, file=file, show_progress=show_progress)
     parsed = parse_service_tags(
-        fetched.data, source=fetched.source, expected_cloud=cloud.file_cloud
+        fetched.data,
+        source=fetched.source,
+        expected_cloud=cloud.file_cloud,
+        trusted_prefixes=trusted_prefixes,
     )
     return Loaded(fetched, parsed)
 
@@ -84,7 +88,7 @@ def accept_version(
     Raises GuardError (and writes nothing) when a guard refuses.
     """
     new = loaded.service_tags
-    old = store.load()
+    old = store.load(trusted_prefixes=new.distinct_prefixes)
     names = None if tags is None else watched_names(old, new, tags, regions=regions)
     changes = diff_service_tags(old, new, names)
     if not allow_rollback:

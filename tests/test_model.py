@@ -135,3 +135,17 @@ def test_unknown_tag_suggests_close_matches() -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes(), source="sample.json")
     with pytest.raises(UnknownTagError, match="did you mean AzureAdvancedThreatProtection"):
         resolve_tags(st, ["AzureAdvancedThreatProtektion"])
+
+
+def test_trusted_prefixes_skip_only_what_was_validated() -> None:
+    first = parse_service_tags(doc([tag("A", ["10.0.0.0/8", "2603::/16"])]))
+    assert first.distinct_prefixes == {"10.0.0.0/8", "2603::/16"}
+    second = parse_service_tags(
+        doc([tag("A", ["10.0.0.0/8", "11.0.0.0/8"])]), trusted_prefixes=first.distinct_prefixes
+    )
+    assert second.tags["A"].prefixes == ("10.0.0.0/8", "11.0.0.0/8")
+    with pytest.raises(DataError, match="host bits set"):
+        parse_service_tags(
+            doc([tag("A", ["10.0.0.0/8", "11.0.0.1/8"])]),
+            trusted_prefixes=first.distinct_prefixes,
+        )
