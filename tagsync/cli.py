@@ -37,6 +37,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and usage errors: Typer's rich formatter costs ~70 ms of imports at every
+    # start, more than everything else in `tagsync --help`.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -133,7 +136,8 @@ def prefixes(
     from tagsync.prefixes import select_family, sort_prefixes
 
     session = open_session(config, cloud, state_dir, page_url)
-    st = session.load(url=url, file=file, prefer_snapshot=not download).service_tags
+    loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=True)
+    st = loaded.service_tags
     wanted = names or list(session.config.tags)
     selected = resolve_tags(st, wanted, regions=regions or session.config.regions)
     both = ipv4 == ipv6
@@ -157,6 +161,16 @@ def diff(
     regions: RegionsFlag = False,
     against: Annotated[
         Path | None, typer.Option("--against", help="Compare with this file, not the snapshot")
+    ] = None,
+    from_history: Annotated[
+        int | None,
+        typer.Option(
+            "--from-history",
+            metavar="K",
+            min=1,
+            help="Compare the snapshot (or --file/--url) with the version accepted K updates "
+            "before the snapshot (1: the previous one), from the state dir's history",
+        ),
     ] = None,
     fmt: FormatOption = "text",
     exit_code: Annotated[
@@ -182,11 +196,20 @@ def diff(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     session = open_session(config, cloud, state_dir, page_url)
-    new = session.load(url=url, file=file).service_tags
+    kept = None
+    if from_history is not None:
+        from tagsync.history import version_back
+
+        if against is not None:
+            raise typer.BadParameter("give either --against or --from-history, not both")
+        kept = version_back(session.store(), from_history)
+    new = session.load(url=url, file=file, prefer_snapshot=kept is not None).service_tags
     old: ServiceTags | None
     # The two versions share nearly all prefixes: validate the repeats only once.
     trusted = new.distinct_prefixes
-    if against is not None:
+    if kept is not None:
+        old = kept
+    elif against is not None:
         old = load_version(
             session.cloud, session.config.download, file=against, trusted_prefixes=trusted
         ).service_tags

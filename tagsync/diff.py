@@ -7,7 +7,7 @@ for tags whose properties actually differ, so a full-file diff stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +119,12 @@ def diff_service_tags(
 
     With no old version (first run) every prefix of the compared tags counts as added.
     """
-    old_tags = old.tags if old else {}
+    if names is None:
+        # Every tag is compared: validate each version in one batch, not tag by tag.
+        new.validate()
+        if old is not None:
+            old.validate()
+    old_tags: Mapping[str, Tag] = old.tags if old else {}
     wanted = sorted(set(old_tags) | set(new.tags)) if names is None else list(dict.fromkeys(names))
     changes: dict[str, TagChange] = {}
     for name in wanted:

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,6 +24,7 @@ __all__ = [
     "TAG_NAME_PATTERN",
     "ServiceTags",
     "Tag",
+    "TagTable",
     "find_tag",
     "parse_service_tags",
     "regional_variants",
@@ -61,23 +62,103 @@ class Tag:
         return [p for p in self.prefixes if ":" in p]
 
 
+class TagTable(Mapping[str, Tag]):
+    """Tags by name, in file order; no tag leaves the table before its prefixes are validated.
+
+    Validation is normally done for the whole file at parse time. A parse for one command that
+    reads a few tags (``tagsync prefixes``) may defer it: each tag is then checked when first
+    read, and iterating over values or items checks the whole file in one batch.
+    """
+
+    __slots__ = ("_distinct", "_source", "_tags", "_trusted", "_unverified")
+
+    def __init__(
+        self,
+        tags: dict[str, Tag],
+        *,
+        source: str,
+        unverified: bool = False,
+        trusted: frozenset[str] = frozenset(),
+    ) -> None:
+        self._tags = tags
+        self._source = source
+        self._trusted = trusted
+        self._unverified: set[str] = set(tags) if unverified else set()
+        self._distinct: frozenset[str] | None = None
+
+    def __getitem__(self, name: str) -> Tag:
+        tag = self._tags[name]
+        if name in self._unverified:
+            if not all_canonical(tag.prefixes):
+                tag = self._tags[name] = _canonical_or_error(tag, self._source)
+            self._unverified.discard(name)
+        return tag
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tags
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tags)
+
+    def __len__(self) -> int:
+        return len(self._tags)
+
+    def items(self) -> ItemsView[str, Tag]:
+        self.validate_all()
+        return self._tags.items()
+
+    def values(self) -> ValuesView[Tag]:
+        self.validate_all()
+        return self._tags.values()
+
+    def validate_all(self) -> None:
+        """Check every tag not yet checked: one batch over the distinct prefixes, and the
+        per-tag path (which names the offenders) only when the batch finds a problem."""
+        if not self._unverified:
+            return
+        pending = [name for name in self._tags if name in self._unverified]
+        distinct = frozenset(
+            itertools.chain.from_iterable(self._tags[name].prefixes for name in pending)
+        )
+        if not all_canonical(distinct - self._trusted if self._trusted else distinct):
+            for name in pending:
+                self[name]
+        self._unverified.clear()
+
+    def distinct_prefixes(self) -> frozenset[str]:
+        """Every prefix in the file once, all validated."""
+        if self._distinct is None:
+            self.validate_all()
+            self._distinct = frozenset(
+                itertools.chain.from_iterable(tag.prefixes for tag in self._tags.values())
+            )
+        return self._distinct
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceTags:
     """One published version of the service tags file for one cloud."""
 
     cloud: str
     change_number: int
-    tags: Mapping[str, Tag]
+    tags: TagTable
     sha256: str
     source: str = ""
-    # Every prefix in the file once (all validated): lets a second parse skip re-checking them.
-    distinct_prefixes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def get(self, name: str) -> Tag | None:
         return self.tags.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self.tags
+
+    @property
+    def distinct_prefixes(self) -> frozenset[str]:
+        """Every prefix once (all validated): lets a second parse skip re-checking them."""
+        return self.tags.distinct_prefixes()
+
+    def validate(self) -> None:
+        """Make sure every tag's prefixes are validated (a no-op after a full parse)."""
+        self.tags.validate_all()
 
 
 def _as_change_number(value: object, where: str, source: str) -> int:
@@ -172,11 +253,10 @@ def _canonical_or_error(tag: Tag, source: str) -> Tag:
     return replace(tag, prefixes=tuple(prefixes))
 
 
-def _tags_checked_in_bulk(
-    values: list[Any], trusted: frozenset[str]
-) -> tuple[dict[str, Tag], frozenset[str]] | None:
-    """Every tag when the whole list is valid and canonical, checked in C-level batches;
+def _tags_checked_in_bulk(values: list[Any]) -> dict[str, Tag] | None:
+    """Every tag when the structure of the whole list is valid, checked in C-level batches;
     None as soon as anything is off, and then :func:`_tags_checked_one_by_one` says what.
+    The prefixes are left to :class:`TagTable` (in bulk as well).
 
     A full file has ~3,000 tags and ~90,000 prefixes and is loaded on every run, so the common
     case (valid data) must cost little more than ``json.loads`` itself.
@@ -202,16 +282,12 @@ def _tags_checked_in_bulk(
         or len(set(names)) != len(names)
     ):
         return None
-    distinct = frozenset(itertools.chain.from_iterable(prefix_lists))
-    if not all_canonical(distinct - trusted if trusted else distinct):
-        return None
-    tags = {
+    return {
         name: Tag(name, tuple(prefixes), number, region, service, props)
         for name, prefixes, number, region, service, props in zip(
             names, prefix_lists, change_numbers, regions, services, properties, strict=True
         )
     }
-    return tags, distinct
 
 
 def _tags_checked_one_by_one(values: list[Any], source: str) -> dict[str, Tag]:
@@ -231,6 +307,7 @@ def parse_service_tags(
     source: str = "<data>",
     expected_cloud: str | None = None,
     trusted_prefixes: frozenset[str] = frozenset(),
+    check_all_prefixes: bool = True,
 ) -> ServiceTags:
     """Parse and validate one Service Tags JSON document.
 
@@ -238,14 +315,18 @@ def parse_service_tags(
     a file of another cloud is refused so a US Gov file never overwrites a Public snapshot.
     ``trusted_prefixes`` are strings already validated as canonical prefixes (typically the
     other version's ``distinct_prefixes`` in a diff): week to week nearly all prefixes repeat,
-    so only the new ones need checking.
+    so only the new ones need checking. ``check_all_prefixes=False`` defers prefix checks to
+    the first read of each tag (see :class:`TagTable`), for commands that read a few tags.
     """
     # The document is a tree (no reference cycles), so the cyclic GC has nothing to find while
     # ~100,000 objects are created; pausing it keeps it from rescanning them over and over.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _parse(data, source, expected_cloud, trusted_prefixes)
+        service_tags = _parse(data, source, expected_cloud, trusted_prefixes)
+        if check_all_prefixes:
+            service_tags.validate()
+        return service_tags
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -271,19 +352,17 @@ def _parse(
     values = document["values"]
     if not values:
         raise DataError(f"{source}: the file lists no tags")
-    checked = _tags_checked_in_bulk(values, trusted)
-    if checked is None:
-        tags = _tags_checked_one_by_one(values, source)
-        distinct = frozenset(itertools.chain.from_iterable(t.prefixes for t in tags.values()))
+    bulk = _tags_checked_in_bulk(values)
+    if bulk is None:
+        table = TagTable(_tags_checked_one_by_one(values, source), source=source)
     else:
-        tags, distinct = checked
+        table = TagTable(bulk, source=source, unverified=True, trusted=trusted)
     return ServiceTags(
         cloud=cloud,
         change_number=change_number,
-        tags=tags,
+        tags=table,
         sha256=hashlib.sha256(data).hexdigest(),
         source=source,
-        distinct_prefixes=distinct,
     )
 
 
@@ -303,8 +382,8 @@ def find_tag(service_tags: ServiceTags, name: str) -> Tag | None:
     if tag is not None:
         return tag
     folded = name.lower()
-    matches = [t for n, t in service_tags.tags.items() if n.lower() == folded]
-    return matches[0] if len(matches) == 1 else None
+    matches = [known for known in service_tags.tags if known.lower() == folded]
+    return service_tags.tags[matches[0]] if len(matches) == 1 else None
 
 
 def resolve_tags(

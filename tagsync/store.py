@@ -93,7 +93,9 @@ class Store:
         except (ValueError, TypeError) as exc:
             raise DataError(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
 
-    def load_accepted(self, trusted_prefixes: frozenset[str] = frozenset()) -> Loaded | None:
+    def load_accepted(
+        self, trusted_prefixes: frozenset[str] = frozenset(), *, check_all_prefixes: bool = True
+    ) -> Loaded | None:
         """The accepted version's bytes and model (checked against its recorded sha256)."""
         meta = self.meta()
         if meta is None:
@@ -108,6 +110,7 @@ class Store:
             source=str(path),
             expected_cloud=self.cloud.file_cloud,
             trusted_prefixes=trusted_prefixes,
+            check_all_prefixes=check_all_prefixes,
         )
         if snapshot.sha256 != meta.sha256:
             raise DataError(f"{path}: snapshot data does not match its recorded sha256")

@@ -38,6 +38,7 @@ def load_version(
     file: Path | None = None,
     show_progress: bool | None = None,
     trusted_prefixes: frozenset[str] = frozenset(),
+    check_all_prefixes: bool = True,
 ) -> Loaded:
     """Fetch (download page, URL or file) and validate one version for ``cloud``."""
     fetched = fetch_service_tags(cloud, settings, url=url, file=file, show_progress=show_progress)
@@ -46,6 +47,7 @@ def load_version(
         source=fetched.source,
         expected_cloud=cloud.file_cloud,
         trusted_prefixes=trusted_prefixes,
+        check_all_prefixes=check_all_prefixes,
     )
     return Loaded(fetched, parsed)
 
@@ -88,6 +90,7 @@ def accept_version(
     Raises GuardError (and writes nothing) when a guard refuses.
     """
     new = loaded.service_tags
+    new.validate()  # nothing is accepted before every prefix in it is checked
     old = store.load(trusted_prefixes=new.distinct_prefixes)
     names = None if tags is None else watched_names(old, new, tags, regions=regions)
     changes = diff_service_tags(old, new, names)

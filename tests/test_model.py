@@ -149,3 +149,23 @@ def test_trusted_prefixes_skip_only_what_was_validated() -> None:
             doc([tag("A", ["10.0.0.0/8", "11.0.0.1/8"])]),
             trusted_prefixes=first.distinct_prefixes,
         )
+
+
+def test_deferred_checks_still_never_hand_out_an_invalid_tag() -> None:
+    data = doc([tag("Good", ["10.0.0.0/8"]), tag("Bad", ["10.0.0.1/8"])])
+    with pytest.raises(DataError, match="tag Bad has invalid CIDR"):
+        parse_service_tags(data, source="f.json")
+    lazy = parse_service_tags(data, source="f.json", check_all_prefixes=False)
+    assert lazy.tags["Good"].prefixes == ("10.0.0.0/8",)
+    assert "Bad" in lazy.tags and len(lazy.tags) == 2
+    with pytest.raises(DataError, match="tag Bad has invalid CIDR"):
+        lazy.tags["Bad"]
+    for read_everything in (lambda: list(lazy.tags.values()), lazy.validate):
+        with pytest.raises(DataError, match="tag Bad"):
+            read_everything()
+
+
+def test_deferred_checks_canonicalise_on_first_read() -> None:
+    lazy = parse_service_tags(doc([tag("A", ["2603:0000::/16"])]), check_all_prefixes=False)
+    assert lazy.tags["A"].prefixes == ("2603::/16",)
+    assert lazy.distinct_prefixes == {"2603::/16"}

@@ -98,9 +98,10 @@ class Session:
     state_dir: Path
 
     def store(self) -> Store:
+        from tagsync.history import keep_setting
         from tagsync.store import Store
 
-        return Store(self.state_dir, self.cloud)
+        return Store(self.state_dir, self.cloud, history_keep=keep_setting(self.config))
 
     def load(
         self,
@@ -108,17 +109,23 @@ class Session:
         url: str | None = None,
         file: Path | None = None,
         prefer_snapshot: bool = False,
+        few_tags: bool = False,
     ) -> Loaded:
         """Get a validated version: --file, --url, the snapshot (if preferred) or a download."""
         from tagsync.sync import load_version
 
         if url is not None and file is not None:
             raise typer.BadParameter("give either --url or --file, not both")
+        # few_tags: the command reads a handful of tags, so each is validated when first read
+        # (anything reading every tag still validates the whole file; see model.TagTable).
+        check_all = not few_tags
         if prefer_snapshot and url is None and file is None:
-            snapshot = self.store().load_accepted()
+            snapshot = self.store().load_accepted(check_all_prefixes=check_all)
             if snapshot is not None:
                 return snapshot
-        return load_version(self.cloud, self.config.download, url=url, file=file)
+        return load_version(
+            self.cloud, self.config.download, url=url, file=file, check_all_prefixes=check_all
+        )
 
 
 def open_session(

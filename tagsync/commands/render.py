@@ -1,10 +1,141 @@
-"""The `tagsync render` command (placeholder until its issue lands)."""
+"""The `tagsync render` command: firewall configs for the watched tags from Jinja templates."""
 
 from __future__ import annotations
 
-from tagsync.commands.common import fail
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tagsync.commands.common import (
+    CloudOption,
+    ConfigOption,
+    DownloadFlag,
+    FileOption,
+    PageUrlOption,
+    RegionsFlag,
+    StateDirOption,
+    TagOption,
+    UrlOption,
+    handle_errors,
+    note,
+    open_session,
+    write_output,
+)
+
+if TYPE_CHECKING:
+    from tagsync.commands.common import Session
+    from tagsync.diff import ChangeSet
+    from tagsync.model import ServiceTags
+
+FormatsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        help="iptables, nftables, paloalto, windows, expressroute, mdi-sensor (all: first five)",
+        show_default=False,
+    ),
+]
+OutOption = Annotated[
+    str | None,
+    typer.Option("--out", "-o", help="Output directory, or - for stdout [default: from config]"),
+]
+TemplatesOption = Annotated[
+    Path | None,
+    typer.Option("--templates", help="Directory of templates overriding the shipped ones"),
+]
+AllowEmptyFlag = Annotated[
+    bool, typer.Option("--allow-empty", help="Render even when a tag has no prefixes")
+]
+AgainstOption = Annotated[
+    Path | None,
+    typer.Option("--against", help="Previous version for the incremental PAN-OS commands"),
+]
 
 
-def render() -> None:
-    """Not available yet."""
-    raise fail("tagsync render is not implemented yet", 2)
+@handle_errors
+def render(
+    formats: FormatsArgument,
+    out: OutOption = None,
+    tag: TagOption = None,
+    regions: RegionsFlag = False,
+    templates: TemplatesOption = None,
+    allow_empty: AllowEmptyFlag = False,
+    against: AgainstOption = None,
+    cloud: CloudOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    download: DownloadFlag = False,
+    page_url: PageUrlOption = None,
+    state_dir: StateDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Render firewall configs (rules, address objects, scripts) for the watched tags."""
+    from tagsync.config import default_output_dir
+    from tagsync.diff import diff_service_tags
+    from tagsync.render import (
+        FORMATS,
+        SITE_NEUTRAL_FORMATS,
+        render_formats,
+        render_options,
+        write_rendered,
+    )
+
+    wanted: list[str] = []
+    for name in (f.lower() for f in formats):
+        # "all" means the formats that need no site config (mdi-sensor needs address groups).
+        wanted.extend(SITE_NEUTRAL_FORMATS if name == "all" else [name])
+    wanted = list(dict.fromkeys(wanted))
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)} or all",
+            param_hint="FORMAT",
+        )
+    session = open_session(config, cloud, state_dir, page_url)
+    options = render_options(session.config.section("render"))
+    from_snapshot = not (download or url or file)
+    new = session.load(url=url, file=file, prefer_snapshot=from_snapshot).service_tags
+    names = tag or list(session.config.tags)
+    use_regions = regions or session.config.regions
+
+    changes: ChangeSet | None = None
+    if "paloalto" in wanted:
+        old = _previous(session, against, from_snapshot)
+        if old is not None:
+            from tagsync.model import resolve_tags
+
+            selected = [t.name for t in resolve_tags(new, names, regions=use_regions)]
+            changes = diff_service_tags(old, new, selected)
+    files = render_formats(
+        new,
+        names,
+        wanted,
+        options=options,
+        changes=changes,
+        templates_dir=templates,
+        allow_empty=allow_empty,
+        regions=use_regions,
+    )
+    if out == "-":
+        if len(files) == 1:
+            write_output(next(iter(files.values())), None)
+        else:
+            write_output("".join(f"==> {p} <==\n{text}" for p, text in files.items()), None)
+        return
+    target = Path(out) if out else (session.config.output_dir or default_output_dir())
+    write_rendered(files, target)
+    note(f"wrote {len(files)} files for changeNumber {new.change_number} to {target}")
+
+
+def _previous(session: Session, against: Path | None, from_snapshot: bool) -> ServiceTags | None:
+    """The version to diff against: --against, else the snapshot when rendering something new."""
+    from tagsync.sync import load_version
+
+    if against is not None:
+        return load_version(session.cloud, session.config.download, file=against).service_tags
+    if from_snapshot:
+        return None  # rendering the snapshot itself: nothing to compare with
+    old = session.store().load()
+    if old is None:
+        note("no accepted snapshot and no --against: no incremental PAN-OS commands")
+    return old

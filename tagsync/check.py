@@ -1,0 +1,282 @@
+"""The unattended run behind ``tagsync check``: load, diff, render, alert, then accept.
+
+The order is what makes a run safe to repeat from cron:
+
+1. everything happens under the state lock, so two runs never alert twice for one change;
+2. configs are rendered into a temporary directory, staged beside their targets and renamed
+   into place only once all of them were written, so a failed render or a full disk leaves the
+   previous configs untouched;
+3. the snapshot is advanced last, and only when every alert channel delivered: a failed alert
+   leaves the old snapshot, so the next run sees the same change and alerts again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tagsync.alerts import load_channels, send_alerts
+from tagsync.alerts.base import redact_url
+from tagsync.atomic import atomic_write_bytes, fsync_directory
+from tagsync.clouds import Cloud
+from tagsync.config import Config, default_output_dir
+from tagsync.diff import ChangeSet, diff_service_tags
+from tagsync.errors import EXIT_CHANGED, EXIT_OK, AlertError, ConfigError, DataError
+from tagsync.guards import check_mass_removal, check_rollback
+from tagsync.history import keep_setting
+from tagsync.logs import NOTICE, get_logger
+from tagsync.report import fit_markdown, to_text
+from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
+from tagsync.sync import load_version, watched_names
+
+__all__ = ["CheckRequest", "CheckResult", "check_formats", "publish", "run_check"]
+
+# GitHub refuses pull request bodies over 65536 characters; keep a margin.
+REPORT_MAX_CHARS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """The per-run choices (command-line options) on top of the config."""
+
+    url: str | None = None
+    file: Path | None = None
+    out_dir: Path | None = None
+    tags: tuple[str, ...] = ()  # empty: the config's watched tags
+    regions: bool = False
+    force: bool = False
+    allow_rollback: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    report: Path | None = None  # where to write the Markdown report when something changed
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    exit_code: int
+    changes: ChangeSet
+    out_dir: Path
+    files: tuple[str, ...]  # rendered files, relative to out_dir
+    accepted: bool  # the snapshot was advanced by this run
+
+
+def check_formats(config: Config) -> tuple[str, ...]:
+    """Formats to render: ``check.formats``, else the top-level ``formats``, else the formats
+    that need no site-specific input. ``all`` stands for every format."""
+    from tagsync.render import FORMATS, SITE_NEUTRAL_FORMATS
+
+    where = str(config.path or "config")
+    section = config.section("check")
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{where}: check must be a mapping")
+    unknown = set(section or {}) - {"formats"}
+    if unknown:
+        raise ConfigError(f"{where}: check: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    raw: Any = (section or {}).get("formats")
+    key = "check.formats"
+    if raw is None and config.section("formats") is not None:
+        raw, key = config.section("formats"), "formats"
+    if raw is None:
+        return tuple(SITE_NEUTRAL_FORMATS)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
+        raise ConfigError(f"{where}: {key} must be a non-empty list of format names")
+    if "all" in raw:
+        raw = [*FORMATS, *(name for name in raw if name != "all")]
+    bad = [name for name in raw if name not in FORMATS]
+    if bad:
+        raise ConfigError(
+            f"{where}: {key}: unknown format {bad[0]!r}; choose from {', '.join(FORMATS)}"
+        )
+    return tuple(dict.fromkeys(raw))
+
+
+def _stage_next_to(target: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a temp file beside ``target`` (same filesystem, so rename is atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(name, mode)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> list[str]:
+    """Put rendered ``files`` into ``out_dir`` without ever leaving a half-updated set behind.
+
+    Files are written by the renderer into a private temporary directory, then each changed one
+    is copied to a temp file beside its target, and only when every copy succeeded are they
+    renamed into place. Unchanged files are left alone (stable mtimes, no churn in a git
+    checkout); files not rendered this time are never deleted. Returns the paths rewritten.
+    """
+    from tagsync.render import write_rendered
+
+    staged: list[tuple[Path, Path]] = []
+    changed: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="tagsync-render-") as private:
+            write_rendered(dict(files), Path(private))
+            for relative in sorted(files):
+                source, target = Path(private) / relative, out_dir / relative
+                data = source.read_bytes()
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    if target.read_bytes() == data:
+                        continue
+                mode = stat.S_IMODE(source.stat().st_mode)
+                staged.append((_stage_next_to(target, data, mode), target))
+                changed.append(relative)
+        for temp, target in staged:
+            os.replace(temp, target)
+    except OSError as exc:
+        where = exc.filename or out_dir
+        raise DataError(f"{where}: cannot write the rendered configs ({exc.strerror})") from None
+    finally:
+        for temp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+    for directory in sorted({target.parent for _, target in staged}):
+        fsync_directory(directory)
+    if changed:
+        log.info("updated %d file(s) in %s", len(changed), out_dir, extra={"files": changed})
+    return changed
+
+
+def _source(text: str) -> str:
+    # A mirror URL given with --url may carry a SAS token in its query.
+    return redact_url(text) if "://" in text else text
+
+
+def _render(
+    loaded: Loaded,
+    names: Sequence[str],
+    changes: ChangeSet,
+    config: Config,
+    formats: Sequence[str],
+    allow_empty: bool,
+) -> dict[str, str]:
+    from tagsync.render import render_formats, render_options
+
+    present = [name for name in names if name in loaded.service_tags.tags]
+    return render_formats(
+        loaded.service_tags,
+        present,
+        formats,
+        options=render_options(config.section("render")),
+        # Without a change the incremental PAN-OS commands of the last change stay in place.
+        changes=changes if changes.changed else None,
+        allow_empty=allow_empty,
+    )
+
+
+def _announce(changes: ChangeSet, log: logging.Logger) -> None:
+    log.log(
+        NOTICE,
+        to_text(changes).rstrip("\n"),
+        extra={
+            "event": "changed",
+            "cloud": changes.cloud,
+            "old_change_number": changes.old_change_number,
+            "new_change_number": changes.new_change_number,
+            "added": changes.added_count,
+            "removed": changes.removed_count,
+            "diff": changes.to_dict(),
+        },
+    )
+
+
+def run_check(
+    config: Config,
+    cloud: Cloud,
+    state_dir: Path,
+    request: CheckRequest,
+    log: logging.Logger | None = None,
+) -> CheckResult:
+    """One whole run; raises a TagsyncError (with its exit code) when it cannot finish.
+
+    Exit codes: 0 nothing changed, 1 changed and alerted; errors carry 3 (bad data, refused by a
+    guard, lock timeout), 4 (download failed) or 5 (an alert channel failed).
+    """
+    log = log or get_logger()
+    where = str(config.path or "config")
+    # Config mistakes and missing secrets surface before anything is downloaded.
+    channels = load_channels(config.section("alerts"), where)
+    formats = check_formats(config)
+    out_dir = request.out_dir or config.output_dir or default_output_dir()
+    tags = list(request.tags or config.tags)
+    store = Store(state_dir, cloud, history_keep=keep_setting(config))
+
+    log.debug("waiting for the state lock in %s", store.root)
+    with store.locked(request.lock_timeout):
+        loaded = load_version(
+            cloud, config.download, url=request.url, file=request.file, show_progress=False
+        )
+        new, source = loaded.service_tags, _source(loaded.fetched.source)
+        log.info(
+            "loaded %s changeNumber %d from %s",
+            new.cloud,
+            new.change_number,
+            source,
+            extra={"event": "loaded", "change_number": new.change_number, "sha256": new.sha256},
+        )
+        # Week to week nearly every prefix repeats: validate only the snapshot's new ones.
+        old = store.load(trusted_prefixes=new.distinct_prefixes)
+        names = watched_names(old, new, tags, regions=request.regions or config.regions)
+        changes = diff_service_tags(old, new, names)
+        if not request.allow_rollback:
+            check_rollback(old.change_number if old else None, new.change_number, source)
+        if not request.force and old is not None:
+            check_mass_removal(changes, config.max_removal_ratio, source)
+
+        # --force accepts a tag losing every prefix, so it must also render it empty.
+        files = _render(loaded, names, changes, config, formats, allow_empty=request.force)
+        publish(files, out_dir, log)
+
+        if changes.changed:
+            _announce(changes, log)
+            if request.report is not None:
+                report = fit_markdown(changes, REPORT_MAX_CHARS, files=sorted(files))
+                try:
+                    atomic_write_bytes(request.report, report.encode("utf-8"))
+                except OSError as exc:
+                    raise DataError(f"{request.report}: cannot write ({exc.strerror})") from None
+            failures = send_alerts(channels, changes, log)
+            if failures:
+                raise AlertError(
+                    f"{len(failures)} of {len(channels)} alert channel(s) failed "
+                    f"({'; '.join(failures)}); snapshot not advanced, the next run alerts again"
+                )
+        else:
+            log.info("no change in the watched tags", extra={"event": "unchanged"})
+
+        accepted = old is None or old.sha256 != new.sha256
+        if accepted:
+            store.save(loaded.fetched.data, new, loaded.fetched.source)
+            log.info(
+                "accepted %s changeNumber %d",
+                new.cloud,
+                new.change_number,
+                extra={"event": "accepted", "change_number": new.change_number},
+            )
+    return CheckResult(
+        exit_code=EXIT_CHANGED if changes.changed else EXIT_OK,
+        changes=changes,
+        out_dir=out_dir,
+        files=tuple(sorted(files)),
+        accepted=accepted,
+    )

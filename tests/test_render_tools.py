@@ -1,0 +1,171 @@
+"""Rendered iptables/ipset/nftables output loaded by the real tools in a private namespace."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import public
+
+from tagsync.model import parse_service_tags
+from tagsync.render import ipset_sizing, render_formats, render_options, write_rendered
+
+MDI_CONFIG = {
+    "mdi_sensor": {
+        "dns_servers": ["10.0.0.53", "fd00::53"],
+        "radius_servers": ["10.0.5.10"],
+        "device_subnets": ["10.0.0.0/16", "10.0.0.0/24", "fd00::/48"],  # overlap on purpose
+        "sensors": ["10.0.0.20"],
+    }
+}
+
+needs_tools = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("unshare", "ipset", "iptables-restore", "nft")),
+    reason="iptables, ipset, nftables and unshare are needed",
+)
+
+
+def in_namespace(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a shell script in a fresh network namespace (sets and rules vanish with it)."""
+    return subprocess.run(
+        ["unshare", "-n", "sh", "-ec", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def expected(path: Path, tag: str) -> tuple[set[str], set[str]]:
+    """The tag's prefixes by family, computed independently from the JSON file."""
+    document = json.loads(path.read_bytes())
+    prefixes = next(v for v in document["values"] if v["name"] == tag)["properties"][
+        "addressPrefixes"
+    ]
+    networks = {ipaddress.ip_network(p) for p in prefixes}
+    return (
+        {str(n) for n in networks if n.version == 4},
+        {str(n) for n in networks if n.version == 6},
+    )
+
+
+def members(listing: str) -> set[str]:
+    lines = listing.split("Members:\n", 1)[1].split()
+    # ipset lists a /32 or /128 host entry without its length.
+    return {str(ipaddress.ip_network(line)) for line in lines}
+
+
+def nft_networks(element: object) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """nft -j shows an element as an address, a prefix or (after auto-merge) a range."""
+    if isinstance(element, str):
+        return [ipaddress.ip_network(element)]
+    assert isinstance(element, dict)
+    if "prefix" in element:
+        return [ipaddress.ip_network(f"{element['prefix']['addr']}/{element['prefix']['len']}")]
+    low, high = (ipaddress.ip_address(a) for a in element["range"])
+    return list(ipaddress.summarize_address_range(low, high))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", params=["AzureAdvancedThreatProtection", "AzureCloud"])
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = public("20251006")
+    st = parse_service_tags(path.read_bytes(), source=str(path))
+    files = render_formats(
+        st,
+        [request.param],
+        ["iptables", "nftables", "mdi-sensor"],
+        options=render_options(MDI_CONFIG),
+    )
+    out = tmp_path_factory.mktemp(request.param)
+    write_rendered(files, out)
+    (out / "tag").write_text(request.param)
+    return out
+
+
+@needs_tools
+@pytest.mark.slow
+def test_ipset_and_iptables_load_and_match_the_file(rendered: Path) -> None:
+    tag = (rendered / "tag").read_text()
+    v4, v6 = expected(public("20251006"), tag)
+    assert v4 and v6
+    result = in_namespace(
+        "ipset restore -f iptables/ipset.restore\n"
+        "iptables-restore --test --noflush < iptables/iptables.rules\n"
+        "ip6tables-restore --test --noflush < iptables/ip6tables.rules\n"
+        "iptables-restore --test --noflush < mdi-sensor/iptables.rules\n"
+        "ip6tables-restore --test --noflush < mdi-sensor/ip6tables.rules\n"
+        "ipset list tagsync4; echo ====; ipset list tagsync6\n",
+        rendered,
+    )
+    assert result.returncode == 0, result.stderr
+    listing4, listing6 = result.stdout.split("====\n")
+    assert members(listing4) == v4
+    assert members(listing6) == v6
+    assert "family inet " in listing4 and "family inet6 " in listing6
+
+
+@needs_tools
+@pytest.mark.slow
+def test_nft_checks_both_files(rendered: Path) -> None:
+    result = in_namespace(
+        "nft -c -f nftables/tagsync.nft\nnft -c -f mdi-sensor/nftables.nft\n", rendered
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@needs_tools
+@pytest.mark.slow
+def test_nft_set_covers_exactly_the_prefixes(rendered: Path) -> None:
+    tag = (rendered / "tag").read_text()
+    v4, v6 = expected(public("20251006"), tag)
+    result = in_namespace(
+        "nft -f nftables/tagsync.nft\nnft -j list set inet tagsync azure_v4\n"
+        "echo ====\nnft -j list set inet tagsync azure_v6\n",
+        rendered,
+    )
+    assert result.returncode == 0, result.stderr
+    for text, want in zip(result.stdout.split("====\n"), (v4, v6), strict=True):
+        elements = json.loads(text)["nftables"][1]["set"]["elem"]
+        got = [network for element in elements for network in nft_networks(element)]
+        wanted = [ipaddress.ip_network(p) for p in want]
+        # Same address space: every wanted network is covered, nothing else is.
+        assert list(ipaddress.collapse_addresses(got)) == list(ipaddress.collapse_addresses(wanted))
+
+
+@needs_tools
+def test_apply_twice_is_idempotent_and_swaps_contents(tmp_path: Path) -> None:
+    """Really apply in a namespace: a second run and an update leave one chain, one jump."""
+    from conftest import SAMPLE_NEW, SAMPLE_OLD
+
+    outs = []
+    for sample in (SAMPLE_OLD, SAMPLE_NEW):
+        st = parse_service_tags(sample.read_bytes(), source=str(sample))
+        out = tmp_path / sample.stem
+        write_rendered(render_formats(st, ["AzureCloud.westeurope"], ["iptables"]), out)
+        outs.append(out)
+    script = (
+        f"{outs[0]}/iptables/apply.sh\n{outs[0]}/iptables/apply.sh\n"
+        f"{outs[1]}/iptables/apply.sh\n"
+        "iptables -S OUTPUT; iptables -S TAGSYNC-OUT; ip6tables -S OUTPUT\n"
+        "echo ====; ipset list tagsync4; ipset list -n\n"
+    )
+    result = in_namespace(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rules, sets = result.stdout.split("====\n")
+    assert rules.count("-A OUTPUT -j TAGSYNC-OUT") == 2  # one jump each for v4 and v6
+    assert rules.count("--match-set tagsync4") == 1
+    v4, _ = expected(SAMPLE_NEW, "AzureCloud.westeurope")
+    assert members(sets.split("\ntagsync4\n")[0]) == v4
+    assert "tagsync4-tmp" not in sets  # the temporary set was destroyed after the swap
+
+
+def test_ipset_sizing_grows_with_the_count() -> None:
+    assert ipset_sizing(100) == (1024, 65536)
+    hashsize, maxelem = ipset_sizing(40000)
+    assert maxelem >= 80000 and maxelem & (maxelem - 1) == 0
+    assert hashsize & (hashsize - 1) == 0 and hashsize >= 40000 // 4
