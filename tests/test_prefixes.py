@@ -121,3 +121,29 @@ def test_all_canonical_agrees_with_the_per_item_check(items: list[object]) -> No
     assert all_canonical(good)
     assert not all_canonical(good + items)
     assert not all_canonical(items)
+
+
+def test_aggregate_agrees_with_stdlib_on_random_overlapping_networks() -> None:
+    import random
+
+    rng = random.Random(20251006)
+    for _ in range(50):
+        networks = []
+        for _ in range(rng.randint(1, 60)):
+            if rng.random() < 0.7:
+                length = rng.randint(20, 32)
+                base = (
+                    rng.randrange(0x0A000000, 0x0A000000 + 2**14) >> (32 - length) << (32 - length)
+                )
+                networks.append(ipaddress.IPv4Network((base, length)))
+            else:
+                length = rng.randint(116, 128)
+                base = (0x2603 << 112) + rng.randrange(2**14)
+                base = base >> (128 - length) << (128 - length)
+                networks.append(ipaddress.IPv6Network((base, length)))
+        expected = [
+            str(n)
+            for family in (4, 6)
+            for n in ipaddress.collapse_addresses(x for x in networks if x.version == family)
+        ]
+        assert aggregate([str(n) for n in networks]) == expected
