@@ -178,9 +178,9 @@ def aggregate(prefixes: Iterable[str]) -> list[str]:
                 continue  # inside (or equal to) the current range
         merged.append((rank, first, last, text))
     result: list[str] = []
-    for rank, first, last, text in merged:
-        if text is not None:
-            result.append(text)
+    for rank, first, last, unchanged in merged:
+        if unchanged is not None:
+            result.append(unchanged)
             continue
         result.extend(_range_to_cidrs(rank, first, last))
     return result
