@@ -19,8 +19,9 @@ from test_alert_support import expected_change, hanging_port, refused_port
 
 from tagsync.alerts import send_alerts
 from tagsync.alerts.base import Channel, ChannelSettings, DeliveryError, redact_url
-from tagsync.alerts.slack import SlackChannel
-from tagsync.alerts.teams import TeamsChannel
+from tagsync.alerts.slack import SlackChannel, slack_payload
+from tagsync.alerts.summary import summarize
+from tagsync.alerts.teams import TeamsChannel, teams_payload
 from tagsync.alerts.webhook import WebhookChannel
 from tagsync.diff import ChangeSet, diff_service_tags
 from tagsync.logs import configure
@@ -225,3 +226,13 @@ def test_urllib3_debug_logging_cannot_leak_the_url(
 )
 def test_redact_url(raw: str, shown: str) -> None:
     assert redact_url(raw) == shown
+
+
+def test_many_tags_are_cut_with_a_count(changes: ChangeSet) -> None:
+    summary = summarize(changes, max_prefixes=3, max_tags=1)
+    slack = slack_payload(summary)
+    assert "… and 1 more tags" in all_text(slack["blocks"][-1])
+    assert sum(block["type"] == "section" for block in slack["blocks"]) == 2  # fields + 1 tag
+    card = teams_payload(summary)["attachments"][0]["content"]
+    assert "… and 1 more tags" in all_text(card["body"])
+    assert summary.tag_names == f"{ATP} and 1 more"

@@ -26,8 +26,8 @@ from test_alert_support import (
 )
 from typer.testing import CliRunner
 
-from tagsync.cli import app
 from tagsync.check import check_formats
+from tagsync.cli import app
 from tagsync.config import load_config
 from tagsync.errors import ConfigError
 from tagsync.render import FORMATS, SITE_NEUTRAL_FORMATS
