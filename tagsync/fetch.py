@@ -25,7 +25,14 @@ from tagsync.errors import DataError, DownloadError
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["Fetched", "download", "fetch_service_tags", "find_json_link", "read_file"]
+__all__ = [
+    "Fetched",
+    "display_url",
+    "download",
+    "fetch_service_tags",
+    "find_json_link",
+    "read_file",
+]
 
 _LINK = re.compile(r"""https?://[^\s"'<>\\]+?/(ServiceTags_[A-Za-z]+_(\d{8})\.json)""")
 # Links on the page are trusted only when they point at Microsoft's download host or at the
@@ -40,7 +47,22 @@ class Fetched:
     """Raw bytes of a service tags file and where they came from."""
 
     data: bytes
-    source: str  # file path or final URL, for messages and snapshot metadata
+    source: str  # file path or final URL without credentials, for messages and snapshot metadata
+    url: str = ""  # the final URL as fetched (may carry a token): never printed or stored
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to print and store: user:password@ and the query string (SAS tokens,
+    signatures) are replaced, the rest kept so the message still says which file failed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if parts.username or parts.password:
+        netloc = f"***@{netloc}"
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
 
 
 def read_file(path: Path, max_bytes: int) -> Fetched:
@@ -76,7 +98,8 @@ def find_json_link(page: str, page_url: str, cloud: Cloud) -> str:
             candidates.append((date, urljoin(page_url, url)))
     if not candidates:
         raise DownloadError(
-            f"{page_url}: no {cloud.file_prefix}_YYYYMMDD.json link found in the download page "
+            f"{display_url(page_url)}: no {cloud.file_prefix}_YYYYMMDD.json link found in the "
+            "download page "
             "(page layout changed? use --url with the file's address)"
         )
     newest = max(date for date, _ in candidates)
@@ -118,6 +141,7 @@ def _get_once(
 ) -> tuple[bytes, str]:
     import requests
 
+    shown = display_url(url)
     try:
         with session.get(
             url,
@@ -129,12 +153,12 @@ def _get_once(
             if response.status_code >= 500:
                 raise _Retryable(f"HTTP {response.status_code} {response.reason}")
             if response.status_code >= 400:
-                raise DownloadError(f"{url}: HTTP {response.status_code} {response.reason}")
+                raise DownloadError(f"{shown}: HTTP {response.status_code} {response.reason}")
             declared = response.headers.get("Content-Length")
             total = int(declared) if declared and declared.isdigit() else None
             if total is not None and total > settings.max_bytes:
                 raise DownloadError(
-                    f"{url}: response is {total} bytes, over the {settings.max_bytes}-byte cap"
+                    f"{shown}: response is {total} bytes, over the {settings.max_bytes}-byte cap"
                 )
             chunks: list[bytes] = []
             received = 0
@@ -143,20 +167,20 @@ def _get_once(
                     received += len(chunk)
                     if received > settings.max_bytes:
                         raise DownloadError(
-                            f"{url}: response exceeds the {settings.max_bytes}-byte cap"
+                            f"{shown}: response exceeds the {settings.max_bytes}-byte cap"
                         )
                     chunks.append(chunk)
                     tick(len(chunk))
             return b"".join(chunks), response.url
     except requests.exceptions.SSLError as exc:
         # Not retried: a bad certificate will not get better in a second.
-        raise DownloadError(f"{url}: TLS verification failed ({_reason(exc)})") from None
+        raise DownloadError(f"{shown}: TLS verification failed ({_reason(exc)})") from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise _Retryable(_reason(exc)) from None
     except requests.exceptions.ChunkedEncodingError:
         raise _Retryable("connection closed before the whole body arrived") from None
     except requests.exceptions.RequestException as exc:
-        raise DownloadError(f"{url}: {_reason(exc)}") from None
+        raise DownloadError(f"{shown}: {_reason(exc)}") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -191,11 +215,13 @@ def download(
                 sleep(settings.backoff * 2 ** (attempt - 1))
             try:
                 data, final_url = _get_once(session, url, settings, show_progress)
-                return Fetched(data, final_url)
+                return Fetched(data, display_url(final_url), final_url)
             except _Retryable as exc:
                 last = str(exc)
         tries = settings.retries + 1
-        raise DownloadError(f"{url}: {last} (gave up after {tries} attempt{'s' * (tries > 1)})")
+        raise DownloadError(
+            f"{display_url(url)}: {last} (gave up after {tries} attempt{'s' * (tries > 1)})"
+        )
     finally:
         if own_session:
             session.close()
@@ -216,5 +242,5 @@ def fetch_service_tags(
         return download(url, settings, show_progress=show_progress)
     page_url = settings.page_url or cloud.page_url
     page = download(page_url, settings, show_progress=False)
-    link = find_json_link(page.data.decode("utf-8", "replace"), page.source, cloud)
+    link = find_json_link(page.data.decode("utf-8", "replace"), page.url, cloud)
     return download(link, settings, show_progress=show_progress)

@@ -332,3 +332,28 @@ def test_proxy_from_environment_is_honoured(
 
 def test_tls_verification_is_on_by_default() -> None:
     assert DownloadSettings().verify is True
+
+
+def test_tokens_in_urls_are_never_printed_or_stored(
+    httpserver: HTTPServer, runner: CliRunner, state_dir: Path, fast_config: Path
+) -> None:
+    from tagsync.fetch import display_url
+
+    assert display_url("https://u:pw@mirror.example:8443/a/f.json?sig=SECRET&se=1") == (
+        "https://***@mirror.example:8443/a/f.json?***"
+    )
+    httpserver.expect_request("/f.json").respond_with_data(SAMPLE_NEW.read_bytes())
+    httpserver.expect_request("/gone.json").respond_with_data("no", status=404)
+    good = httpserver.url_for("/f.json") + "?sig=SECRET"
+    result = runner.invoke(
+        app, ["update", "--url", good, "--state-dir", str(state_dir), "--config", str(fast_config)]
+    )
+    assert result.exit_code == 0, result.stderr
+    stored = "".join(p.read_text() for p in state_dir.rglob("snapshot.json"))
+    assert "SECRET" not in stored and "/f.json?***" in stored
+    bad = httpserver.url_for("/gone.json") + "?sig=SECRET"
+    result = runner.invoke(
+        app, ["update", "--url", bad, "--state-dir", str(state_dir), "--config", str(fast_config)]
+    )
+    assert result.exit_code == 4
+    assert "SECRET" not in result.stderr and "gone.json?***: HTTP 404" in result.stderr
