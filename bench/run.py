@@ -15,7 +15,6 @@ import gc
 import io
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -88,8 +87,13 @@ def case_load(data_dir: Path, repeat: int) -> list[Result]:
     base = median_time(lambda: json.loads(raw), repeat)
     return [
         Result("1 load+validate full file (every prefix)", ours, base, 3.0),
-        Result("1 load, prefixes checked on first read", deferred, base, None,
-               "what `prefixes`/`render` pay before reading their tags"),
+        Result(
+            "1 load, prefixes checked on first read",
+            deferred,
+            base,
+            None,
+            "what `prefixes`/`render` pay before reading their tags",
+        ),
     ]
 
 
@@ -134,15 +138,29 @@ def case_diff(data_dir: Path, repeat: int) -> list[Result]:
     def ours() -> str:
         with tempfile.TemporaryDirectory() as state:
             return run_cli_in_process(
-                ["diff", "--all-tags", "--format", "json", "--file", str(new),
-                 "--against", str(old), "--state-dir", state]
+                [
+                    "diff",
+                    "--all-tags",
+                    "--format",
+                    "json",
+                    "--file",
+                    str(new),
+                    "--against",
+                    str(old),
+                    "--state-dir",
+                    state,
+                ]
             )
 
     def baseline() -> dict[str, tuple[list[str], list[str]]]:
-        before = {v["name"]: set(v["properties"]["addressPrefixes"])
-                  for v in json.loads(old.read_bytes())["values"]}
-        after = {v["name"]: set(v["properties"]["addressPrefixes"])
-                 for v in json.loads(new.read_bytes())["values"]}
+        before = {
+            v["name"]: set(v["properties"]["addressPrefixes"])
+            for v in json.loads(old.read_bytes())["values"]
+        }
+        after = {
+            v["name"]: set(v["properties"]["addressPrefixes"])
+            for v in json.loads(new.read_bytes())["values"]
+        }
         changes = {}
         for name in before.keys() | after.keys():
             b, a = before.get(name, set()), after.get(name, set())
@@ -150,13 +168,19 @@ def case_diff(data_dir: Path, repeat: int) -> list[Result]:
                 changes[name] = (sorted(a - b), sorted(b - a))
         return changes
 
-    return [Result("3 diff --all-tags (two full files)", median_time(ours, repeat),
-                   median_time(baseline, repeat), 3.0)]
+    return [
+        Result(
+            "3 diff --all-tags (two full files)",
+            median_time(ours, repeat),
+            median_time(baseline, repeat),
+            3.0,
+        )
+    ]
 
 
 # --- case 5: CLI cold start ---------------------------------------------------------------------
 MINIMAL_TYPER_APP = textwrap.dedent(
-    '''
+    """
     import json
     from pathlib import Path
     from typing import Annotated, Optional
@@ -171,7 +195,7 @@ MINIMAL_TYPER_APP = textwrap.dedent(
                  for p in v["properties"]["addressPrefixes"]]
         print("\\n".join(sorted(found)))
     app()
-    '''
+    """
 )
 
 
@@ -191,8 +215,9 @@ def case_cold_start(data_dir: Path, repeat: int) -> list[Result]:
         state = str(Path(scratch) / "state")
         import_typer = process_time([python, "-c", "import typer"], repeat)
         help_time = process_time([python, "-m", "tagsync", "--help"], repeat)
-        ours = process_time([python, "-m", "tagsync", "prefixes", "--file", full,
-                             "--state-dir", state], repeat)
+        ours = process_time(
+            [python, "-m", "tagsync", "prefixes", "--file", full, "--state-dir", state], repeat
+        )
         floor = process_time([python, str(minimal), "--file", full], repeat)
     return [
         Result("5 tagsync --help vs import typer", help_time, import_typer, 1.5),
@@ -211,13 +236,29 @@ def peak_rss_of_diff(data_dir: Path) -> str:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         )
         proc = subprocess.run(
-            [sys.executable, "-c", code, "diff", "--all-tags", "--format", "json",
-             "--file", str(new), "--against", str(old), "--state-dir", state],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-c",
+                code,
+                "diff",
+                "--all-tags",
+                "--format",
+                "json",
+                "--file",
+                str(new),
+                "--against",
+                str(old),
+                "--state-dir",
+                state,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     peak_mib = int(proc.stderr.strip().splitlines()[-1]) / 1024
     status = "ok" if peak_mib < 300 else "MISSED"
-    return f"{'memory: peak RSS diff --all-tags':<44} {peak_mib:9.1f} MiB   (target < 300 MiB) {status}"
+    label = "memory: peak RSS diff --all-tags"
+    return f"{label:<44} {peak_mib:9.1f} MiB   (target < 300 MiB) {status}"
 
 
 CASES: dict[str, Callable[[Path, int], list[Result]]] = {
@@ -255,7 +296,6 @@ def main() -> None:
             print(result.line(), flush=True)
     if not args.only or "diff" in args.only:
         print(peak_rss_of_diff(args.data))
-    _ = resource  # imported for the memory probe's documentation value
 
 
 if __name__ == "__main__":
