@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tagsync.lookup import LookupIndex, parse_query
 from tagsync.model import ServiceTags, parse_service_tags
@@ -171,3 +172,32 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def suite_case(data_dir: Path, repeat: int) -> list[Any]:
+    """Rows for bench/run.py: 100,000 addresses through the index vs the naive scan."""
+    from run import FULL, Result
+
+    st = parse_service_tags((data_dir / FULL).read_bytes())
+    addresses = make_addresses(st, 100_000)
+    sample = addresses[:200]
+
+    def build_and_query() -> object:
+        return index_queries(LookupIndex(st.tags.values()), addresses)
+
+    ours = median_time(build_and_query, max(3, repeat // 2))
+    naive = median_time(naive_scan(st, sample), 1) / len(sample) * len(addresses)
+    stdin = "".join(f"{a}\n" for a in addresses).encode()
+    cli = [sys.executable, "-m", "tagsync", "lookup", "--file", str(data_dir / FULL), "-"]
+    end_to_end = median_time(
+        lambda: subprocess.run(cli, input=stdin, stdout=subprocess.DEVNULL, check=True), 3
+    )
+    return [
+        Result(
+            "6 lookup 100,000 addresses (build + query)",
+            ours,
+            naive,
+            None,
+            f"naive scan extrapolated from {len(sample)}; CLI end to end {end_to_end:.2f} s",
+        )
+    ]
