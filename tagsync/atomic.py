@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory", "stage_beside"]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -22,9 +22,12 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new file, never a mix."""
+def stage_beside(path: Path, data: bytes, *, mode: int = 0o644) -> Path:
+    """Write ``data`` durably to a temp file beside ``path`` (same filesystem, so renaming it
+    over ``path`` later is atomic) and return the temp file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -32,10 +35,21 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
+        raise
+    return Path(temp_name)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or the new file, never a mix."""
+    staged = stage_beside(path, data, mode=mode)
+    try:
+        os.replace(staged, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
         raise
     fsync_directory(path.parent)
 

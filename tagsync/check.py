@@ -24,7 +24,7 @@ from typing import Any
 
 from tagsync.alerts import load_channels, send_alerts
 from tagsync.alerts.base import redact_url
-from tagsync.atomic import atomic_write_bytes, fsync_directory
+from tagsync.atomic import atomic_write_bytes, fsync_directory, stage_beside
 from tagsync.clouds import Cloud
 from tagsync.config import Config, default_output_dir
 from tagsync.diff import ChangeSet, diff_service_tags
@@ -98,25 +98,6 @@ def check_formats(config: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(raw))
 
 
-def _stage_next_to(target: Path, data: bytes, mode: int) -> Path:
-    """Write ``data`` to a temp file beside ``target`` (same filesystem, so rename is atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.is_dir():
-        raise IsADirectoryError(21, "is a directory")
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, mode)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
-    return Path(name)
-
-
 def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> list[str]:
     """Put rendered ``files`` into ``out_dir`` without ever leaving a half-updated set behind.
 
@@ -139,7 +120,7 @@ def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> lis
                     if target.read_bytes() == data:
                         continue
                 mode = stat.S_IMODE(source.stat().st_mode)
-                staged.append((_stage_next_to(target, data, mode), target))
+                staged.append((stage_beside(target, data, mode=mode), target))
                 changed.append(relative)
         for temp, target in staged:
             os.replace(temp, target)
