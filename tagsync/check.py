@@ -89,7 +89,8 @@ def check_formats(config: Config) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
         raise ConfigError(f"{where}: {key} must be a non-empty list of format names")
     if "all" in raw:
-        raw = [*FORMATS, *(name for name in raw if name != "all")]
+        # As in `tagsync render all`: every format that needs no site-specific settings.
+        raw = [*SITE_NEUTRAL_FORMATS, *(name for name in raw if name != "all")]
     bad = [name for name in raw if name not in FORMATS]
     if bad:
         raise ConfigError(

@@ -9,6 +9,7 @@ and the guard against rendering an empty allow-list.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import tagsync
 from tagsync.errors import ConfigError, DataError, GuardError
+from tagsync.formats.batch import merge_sorted, sort_canonical, validated_sorted
 from tagsync.formats.options import MdiGroups, RenderOptions, render_options
 from tagsync.formats.quoting import (
     comment_text,
+    js_string,
     markdown_code,
     printable,
     ps_quote,
@@ -27,7 +30,7 @@ from tagsync.formats.quoting import (
     xml_comment_text,
 )
 from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag, resolve_tags
-from tagsync.prefixes import InvalidPrefix, aggregate, canonical_prefix, sort_prefixes
+from tagsync.prefixes import InvalidPrefix, canonical_prefix, sort_prefixes
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,6 +42,7 @@ __all__ = [
     "SITE_NEUTRAL_FORMATS",
     "MdiGroups",
     "RenderOptions",
+    "format_outputs",
     "packaged_templates_dir",
     "render_formats",
     "render_options",
@@ -52,7 +56,9 @@ FORMATS: tuple[str, ...] = (
     "windows",
     "expressroute",
     "mdi-sensor",
+    "proxy",
 )
+# Not in "all": mdi-sensor needs the site's address groups, proxy the site's proxy address.
 SITE_NEUTRAL_FORMATS: tuple[str, ...] = (
     "iptables",
     "nftables",
@@ -82,7 +88,14 @@ _OUTPUTS: dict[str, tuple[str, ...]] = {
         "mdi-sensor/windows-rules.ps1",
         "mdi-sensor/ports.md",
     ),
+    "proxy": ("proxy/squid.conf", "proxy/squid-sslbump.conf", "proxy/proxy.pac"),
 }
+# Formats whose output does not list prefixes: an empty tag is no reason to refuse them.
+_PREFIX_FREE = frozenset({"proxy"})
+# A format added with --templates DIR is the directory DIR/NAME; its templates are the *.j2
+# files in it ("_" marks partials for import/include, not outputs).
+_FORMAT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_OUTPUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 INCREMENTAL_OUTPUT = "paloalto/incremental-set-commands.txt"
 _CLOUD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -118,43 +131,86 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from tagsync.formats.filters import lines, netmask
+
     env.filters.update(
         comment=comment_text,
         xml_comment=xml_comment_text,
         ps=ps_quote,
         sh=sh_quote,
+        js=js_string,
         md_code=markdown_code,
+        lines=lines,
+        netmask=netmask,
     )
     return env
+
+
+def _variables(env: jinja2.Environment, output: str) -> frozenset[str] | None:
+    """Context names ``output``'s template and everything it imports or includes may read;
+    None when a template name is computed at render time (then everything is provided)."""
+    import jinja2
+
+    assert env.loader is not None
+    names: set[str] = set()
+    pending, seen = [f"{output}.j2"], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            source = env.loader.get_source(env, name)[0]
+        except jinja2.TemplateNotFound:
+            raise ConfigError(f"template {name} not found") from None
+        found, references = _analyse(env, source)
+        if references is None:
+            return None
+        names |= found
+        pending.extend(references)
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=256)
+def _analyse(env: jinja2.Environment, source: str) -> tuple[frozenset[str], tuple[str, ...] | None]:
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        tree = env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+    references = tuple(meta.find_referenced_templates(tree))
+    if any(ref is None for ref in references):
+        return frozenset(), None
+    return frozenset(meta.find_undeclared_variables(tree)), references  # type: ignore[return-value]
 
 
 # --- Selection -----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class TagView:
-    """A selected tag as templates see it: validated name, sorted distinct prefixes."""
+    """A selected tag as templates see it: validated name, sorted distinct prefixes (all,
+    IPv4 only, IPv6 only)."""
 
     name: str
     change_number: int
     prefixes: list[str]
-
-    @property
-    def v4(self) -> list[str]:
-        return [p for p in self.prefixes if ":" not in p]
-
-    @property
-    def v6(self) -> list[str]:
-        return [p for p in self.prefixes if ":" in p]
+    v4: list[str]
+    v6: list[str]
 
 
-def _checked_prefixes(tag: Tag) -> list[str]:
-    """Re-validate every prefix: Tag objects may not come from parse_service_tags."""
+def _checked_prefixes(tag: Tag) -> tuple[list[str], list[str]]:
+    """Re-validate every prefix (Tag objects may not come from parse_service_tags) and sort."""
+    families = validated_sorted(tag.prefixes)
+    if families is not None:
+        return families
     try:
         for prefix in tag.prefixes:
             if not isinstance(prefix, str) or canonical_prefix(prefix) != prefix:
                 raise InvalidPrefix(f"{prefix!r:.60} is not a canonical CIDR prefix")
     except InvalidPrefix as exc:
         raise DataError(f"tag {tag.name}: {exc}") from None
-    return sort_prefixes(tag.prefixes)
+    raise DataError(f"tag {tag.name}: invalid prefixes")  # unreachable: the batch check agrees
 
 
 def _tag_view(tag: Tag) -> TagView:
@@ -162,7 +218,8 @@ def _tag_view(tag: Tag) -> TagView:
         raise DataError(f"tag name {tag.name!r:.80} is not 1-200 characters of [A-Za-z0-9._-]")
     if isinstance(tag.change_number, bool) or not isinstance(tag.change_number, int):
         raise DataError(f"tag {tag.name}: changeNumber {tag.change_number!r:.40} is not a number")
-    return TagView(tag.name, tag.change_number, _checked_prefixes(tag))
+    v4, v6 = _checked_prefixes(tag)
+    return TagView(tag.name, tag.change_number, v4 + v6, v4, v6)
 
 
 def _header(service_tags: ServiceTags, views: Sequence[TagView]) -> list[str]:
@@ -252,8 +309,42 @@ def _panos_plan(views: Sequence[TagView], changes: ChangeSet, options: RenderOpt
 
 
 # --- Public API ----------------------------------------------------------------------------
+def format_outputs(
+    formats: Sequence[str], templates_dir: Path | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Output files (relative paths) per requested format, built-in or added as a template
+    directory under ``templates_dir``; an unknown format is a ConfigError."""
+    result: dict[str, tuple[str, ...]] = {}
+    for fmt in dict.fromkeys(formats):
+        if fmt in _OUTPUTS:
+            result[fmt] = _OUTPUTS[fmt]
+            continue
+        directory = templates_dir / fmt if templates_dir is not None else None
+        if directory is None or not _FORMAT_NAME.fullmatch(fmt) or not directory.is_dir():
+            shown = fmt if _FORMAT_NAME.fullmatch(fmt) else repr(fmt)[:40]
+            raise ConfigError(
+                f"unknown format {shown}: choose from {', '.join(FORMATS)}, or add one as "
+                f"templates in {directory if directory else '--templates DIR/NAME'}/*.j2"
+            )
+        names = sorted(
+            p.name.removesuffix(".j2")
+            for p in directory.iterdir()
+            if p.name.endswith(".j2") and not p.name.startswith(("_", ".")) and p.is_file()
+        )
+        if not names:
+            raise ConfigError(f"{directory}: no templates (*.j2) for format {fmt}")
+        bad = [n for n in names if not _OUTPUT_NAME.fullmatch(n)]
+        if bad:
+            raise ConfigError(f"{directory}: template name {bad[0]!r:.60}.j2 is not a plain name")
+        result[fmt] = tuple(f"{fmt}/{name}" for name in names)
+    return result
+
+
 def _select(
-    service_tags: ServiceTags, tag_names: Sequence[str], regions: bool, allow_empty: bool
+    service_tags: ServiceTags,
+    tag_names: Sequence[str],
+    regions: bool,
+    allow_empty: bool,
 ) -> list[TagView]:
     if not tag_names:
         raise ConfigError("no tags selected to render")
@@ -265,6 +356,12 @@ def _select(
             "prefixes; refusing to render an empty allow-list (use --allow-empty to override)"
         )
     return views
+
+
+def _families(views: Sequence[TagView]) -> tuple[list[str], list[str]]:
+    if len(views) == 1:
+        return views[0].v4, views[0].v6  # already sorted and distinct
+    return sort_canonical(itertools.chain.from_iterable(v.prefixes for v in views))
 
 
 def render_formats(
@@ -281,16 +378,16 @@ def render_formats(
     """Render ``formats`` for the tags; returns relative output path -> file text.
 
     With ``changes`` (the diff from the previous version) and ``paloalto``, the incremental
-    PAN-OS commands are rendered too.
+    PAN-OS commands are rendered too. Each value a template may read is computed once, and
+    only when some requested template reads it.
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ConfigError(f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
+    user_dir = templates_dir.resolve() if templates_dir else None
+    outputs = format_outputs(formats, user_dir)
     options = options or RenderOptions()
-    views = _select(service_tags, tag_names, regions, allow_empty)
-    v4 = sort_prefixes(p for v in views for p in v.v4)
-    v6 = sort_prefixes(p for v in views for p in v.v6)
-    base: dict[str, Any] = {
+    prefix_free = all(fmt in _PREFIX_FREE for fmt in outputs)
+    views = _select(service_tags, tag_names, regions, allow_empty or prefix_free)
+    v4, v6 = _families(views)
+    context: dict[str, Any] = {
         "header": _header(service_tags, views),
         "options": options,
         "tags": views,
@@ -299,54 +396,56 @@ def render_formats(
         "cloud": service_tags.cloud,
         "change_number": service_tags.change_number,
     }
-    # Computed once, and only when a requested format needs them.
     lazy: dict[str, Callable[[], Any]] = {
         "ipsets": lambda: [
             _ipset(options.ipset_v4, "inet", v4),
             _ipset(options.ipset_v6, "inet6", v6),
         ],
         # nft interval sets refuse overlapping elements: give them the merged networks.
-        "merged_v4": lambda: aggregate(v4) if v4 else [],
-        "merged_v6": lambda: aggregate(v6) if v6 else [],
+        "merged_v4": lambda: merge_sorted(v4, v6=False),
+        "merged_v6": lambda: merge_sorted(v6, v6=True),
         "panos": lambda: _panos(views, options),
         "windows_rules": lambda: _windows_rules(
             views, options.windows_group, options.windows_chunk
         ),
-    }
-    needs = {
-        "iptables": ("ipsets",),
-        "nftables": ("merged_v4", "merged_v6"),
-        "paloalto": ("panos",),
-        "windows": ("windows_rules",),
-        "expressroute": (),
-        "mdi-sensor": ("ipsets", "merged_v4", "merged_v6", "panos", "mdi", "mdi_windows"),
-    }
-    if "mdi-sensor" in formats:
-        from tagsync.formats.mdi import mdi_context
-
-        mdi = mdi_context(
-            options.mdi_groups,
-            options.panos_prefix,
-            options.panos_group_limit,
-            options.mdi_windows_group,
-            options.windows_chunk,
-        )
-        lazy["mdi"] = lambda: mdi
-        lazy["mdi_windows"] = lambda: _windows_rules(
+        "mdi": lambda: _mdi(options),
+        "mdi_windows": lambda: _windows_rules(
             views, options.mdi_windows_group, options.windows_chunk
-        )
-    env = _environment(templates_dir.resolve() if templates_dir else None)
-    files: dict[str, str] = {}
-    for fmt in dict.fromkeys(formats):
-        for key in needs[fmt]:
-            if key not in base:
-                base[key] = lazy[key]()
-        for output in _OUTPUTS[fmt]:
-            files[output] = _render(env, output, base)
-    if changes is not None and "paloalto" in formats:
-        context = dict(base, plan=_panos_plan(views, changes, options), changes=changes)
-        files[INCREMENTAL_OUTPUT] = _render(env, INCREMENTAL_OUTPUT, context)
+        ),
+        "proxy": lambda: _proxy(options),
+    }
+    env = _environment(user_dir)
+
+    def render(output: str) -> str:
+        wanted = _variables(env, output)
+        for key in lazy if wanted is None else wanted & lazy.keys():
+            if key not in context:
+                context[key] = lazy[key]()
+        return _render(env, output, context)
+
+    files = {output: render(output) for names in outputs.values() for output in names}
+    if changes is not None and "paloalto" in outputs:
+        context.update(plan=_panos_plan(views, changes, options), changes=changes)
+        files[INCREMENTAL_OUTPUT] = render(INCREMENTAL_OUTPUT)
     return files
+
+
+def _mdi(options: RenderOptions) -> dict[str, Any]:
+    from tagsync.formats.mdi import mdi_context
+
+    return mdi_context(
+        options.mdi_groups,
+        options.panos_prefix,
+        options.panos_group_limit,
+        options.mdi_windows_group,
+        options.windows_chunk,
+    )
+
+
+def _proxy(options: RenderOptions) -> Any:
+    from tagsync.formats.proxy import proxy_view
+
+    return proxy_view(options)
 
 
 def _render(env: jinja2.Environment, output: str, context: Mapping[str, Any]) -> str:

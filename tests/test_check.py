@@ -30,7 +30,7 @@ from tagsync.check import check_formats
 from tagsync.cli import app
 from tagsync.config import load_config
 from tagsync.errors import ConfigError
-from tagsync.render import FORMATS, SITE_NEUTRAL_FORMATS
+from tagsync.render import SITE_NEUTRAL_FORMATS
 
 ATP = "AzureAdvancedThreatProtection"
 OLD, NEW = "20250728", "20250804"  # AATP: 13.87.32.4/32 replaces 51.143.192.112/29
@@ -674,9 +674,12 @@ def test_check_formats(tmp_path: Path, document: dict[str, Any], expected: tuple
 
 
 def test_check_formats_all(tmp_path: Path) -> None:
+    # "all" means what it means for `tagsync render all`: the formats needing no site settings.
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"check": {"formats": ["nftables", "all"]}}))
-    assert check_formats(load_config(path)) == FORMATS
+    assert check_formats(load_config(path)) == SITE_NEUTRAL_FORMATS
+    path.write_text(yaml.safe_dump({"check": {"formats": ["all", "mdi-sensor"]}}))
+    assert check_formats(load_config(path)) == (*SITE_NEUTRAL_FORMATS, "mdi-sensor")
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ CONFIG = {
     },
     "paloalto": {"group_member_limit": 100},
     "windows": {"chunk_size": 100},
+    "proxy": {"host": "proxy.example.net", "port": 8080, "clients": ["10.0.0.20", "10.0.1.20"]},
 }
 VERSION = f"tagsync {tagsync.__version__}"
 

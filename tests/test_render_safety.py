@@ -40,7 +40,8 @@ MDI = {
         "radius_servers": ["10.0.5.10"],
         "device_subnets": ["10.0.0.0/16"],
         "sensors": ["10.0.0.20"],
-    }
+    },
+    "proxy": {"host": "proxy.example.net"},
 }
 
 
@@ -181,10 +182,17 @@ def empty_tags() -> ServiceTags:
     return parse_service_tags(document("Empty", []))
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "proxy"])
 def test_empty_prefix_list_is_refused(fmt: str) -> None:
     with pytest.raises(GuardError, match="--allow-empty"):
         render_formats(empty_tags(), ["Empty"], [fmt], options=render_options(MDI))
+    with pytest.raises(GuardError, match="--allow-empty"):
+        render_formats(empty_tags(), ["Empty"], [fmt, "proxy"], options=render_options(MDI))
+
+
+def test_proxy_format_lists_no_prefixes_so_an_empty_tag_is_fine() -> None:
+    files = render_formats(empty_tags(), ["Empty"], ["proxy"], options=render_options(MDI))
+    assert "dstdomain .atp.azure.com" in files["proxy/squid.conf"]
 
 
 def test_allow_empty_renders_no_allow_rule_at_all(tmp_path: Path) -> None:

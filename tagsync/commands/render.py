@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 FormatsArgument = Annotated[
     list[str],
     typer.Argument(
-        help="iptables, nftables, paloalto, windows, expressroute, mdi-sensor (all: first five)",
+        help="iptables, nftables, paloalto, windows, expressroute, mdi-sensor, proxy, or a "
+        "format added as --templates DIR/NAME/*.j2 (all: the first five)",
         show_default=False,
     ),
 ]
@@ -41,7 +42,11 @@ OutOption = Annotated[
 ]
 TemplatesOption = Annotated[
     Path | None,
-    typer.Option("--templates", help="Directory of templates overriding the shipped ones"),
+    typer.Option(
+        "--templates",
+        help="Directory of templates overriding the shipped ones by path, and adding formats "
+        "(DIR/NAME/*.j2 renders format NAME)",
+    ),
 ]
 AllowEmptyFlag = Annotated[
     bool, typer.Option("--allow-empty", help="Render even when a tag has no prefixes")
@@ -73,8 +78,8 @@ def render(
     from tagsync.config import default_output_dir
     from tagsync.diff import diff_service_tags
     from tagsync.render import (
-        FORMATS,
         SITE_NEUTRAL_FORMATS,
+        format_outputs,
         render_formats,
         render_options,
         write_rendered,
@@ -82,15 +87,15 @@ def render(
 
     wanted: list[str] = []
     for name in (f.lower() for f in formats):
-        # "all" means the formats that need no site config (mdi-sensor needs address groups).
+        # "all" means the formats that need no site config (mdi-sensor needs address groups,
+        # proxy the proxy's address).
         wanted.extend(SITE_NEUTRAL_FORMATS if name == "all" else [name])
     wanted = list(dict.fromkeys(wanted))
-    unknown = [f for f in wanted if f not in FORMATS]
-    if unknown:
-        raise typer.BadParameter(
-            f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)} or all",
-            param_hint="FORMAT",
-        )
+    if templates is not None and not templates.is_dir():
+        from tagsync.errors import ConfigError
+
+        raise ConfigError(f"{templates}: templates directory not found")
+    format_outputs(wanted, templates)  # an unknown format fails before any data is loaded
     session = open_session(config, cloud, state_dir, page_url)
     options = render_options(session.config.section("render"))
     from_snapshot = not (download or url or file)

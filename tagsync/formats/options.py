@@ -7,6 +7,7 @@ into something the admin did not write.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -30,6 +31,13 @@ PANOS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 AZURE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.()-]{0,79}")
 COMMUNITY = re.compile(r"\d{1,5}:\d{1,5}")
 MAX_WINDOWS_CHUNK = 1000  # the practical RemoteAddress limit per rule
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# A DNS host name (letters, digits, "-" and dots only: nothing a PAC string or Squid line
+# could take as syntax), and a Squid dstdomain value: ".example.com" means the domain and
+# every subdomain. Both are matched in lower case.
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+PROXY_DOMAIN = re.compile(rf"\.?(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+")
+DEFAULT_PROXY_DOMAINS = (".atp.azure.com",)  # the Defender for Identity sensor's service
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,11 @@ class RenderOptions:
     mdi_nft_table: str = "tagsync_mdi"
     mdi_windows_group: str = "tagsync MDI sensor"
     mdi_groups: MdiGroups | None = None
+    # Proxy allow-list (Squid snippets and PAC file); the PAC needs the proxy's address.
+    proxy_host: str | None = None
+    proxy_port: int = 3128
+    proxy_domains: tuple[str, ...] = DEFAULT_PROXY_DOMAINS
+    proxy_clients: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_all(self)
@@ -112,6 +125,35 @@ def _communities(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{where} must be a non-empty list of BGP communities like 12076:5220")
     return tuple(check_name(str(item), COMMUNITY, where, ConfigError) for item in items)
+
+
+def proxy_host(value: Any, where: str) -> str:
+    """A proxy host name or IP address; IPv6 comes back in brackets, as PAC syntax wants."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a host name or IP address")
+    text = printable(value, where, ConfigError).lower()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ":" in bare:
+        try:
+            return f"[{ipaddress.IPv6Address(bare).compressed}]"
+        except ValueError:
+            raise ConfigError(f"{where}: {value!r:.60} is not an IPv6 address") from None
+    return check_name(text, HOST_NAME, where, ConfigError)
+
+
+def proxy_domains(value: Any, where: str) -> tuple[str, ...]:
+    """Domain names for the allow-list (".name" = name and subdomains), distinct and sorted."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where} must be a non-empty list of domain names like .atp.azure.com")
+    domains = sorted({check_name(i.lower(), PROXY_DOMAIN, where, ConfigError) for i in items})
+    for domain in domains:
+        # Squid refuses a list where one entry already covers another.
+        covering = [d for d in domains if d != domain and d.startswith(".")
+                    and (domain.endswith(d) or domain == d[1:])]  # fmt: skip
+        if covering:
+            raise ConfigError(f"{where}: {domain} is already covered by {covering[0]}")
+    return tuple(domains)
 
 
 def address_list(value: Any, where: str) -> tuple[str, ...]:
@@ -172,6 +214,12 @@ _KNOBS: dict[str, dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
         "nft_table": ("mdi_nft_table", _text(NFT_NAME)),
         "windows_group": ("mdi_windows_group", _label),
     },
+    "proxy": {
+        "host": ("proxy_host", proxy_host),
+        "port": ("proxy_port", _int_between(1, 65535)),
+        "domains": ("proxy_domains", proxy_domains),
+        "clients": ("proxy_clients", address_list),
+    },
 }
 _MDI_GROUPS = ("dns_servers", "radius_servers", "device_subnets", "sensors")
 
@@ -223,4 +271,6 @@ def _check_all(options: RenderOptions) -> None:
         if convert is None:
             continue
         value = getattr(options, item.name)
+        if value is None or value == ():
+            continue  # optional knobs left unset
         convert(list(value) if isinstance(value, tuple) else value, f"render option {item.name}")

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Layout", "Plan", "group_names", "layout", "object_name", "plan"]
+__all__ = ["Layout", "Plan", "group_names", "layout", "object_name", "object_names", "plan"]
 
 MAX_NAME = 63
 
@@ -24,6 +24,17 @@ def object_name(prefix: str, name_prefix: str) -> str:
     """
     address, _, length = prefix.partition("/")
     return f"{name_prefix}n-{address.replace('.', '-').replace(':', '-')}_{length}"
+
+
+def object_names(prefixes: Sequence[str], name_prefix: str) -> list[str]:
+    """:func:`object_name` for a whole list, as three replacements over the joined text.
+
+    Equivalent because a canonical prefix has one "/" and no "." or ":" after it.
+    """
+    if not prefixes:
+        return []
+    body = "\n".join(prefixes).replace(".", "-").replace(":", "-").replace("/", "_")
+    return list(map(f"{name_prefix}n-".__add__, body.split("\n")))
 
 
 def _group_base(tag_name: str, name_prefix: str, room: int) -> str:
@@ -60,11 +71,9 @@ def layout(tags: Sequence[tuple[str, Sequence[str]]], name_prefix: str, limit: i
     groups: dict[str, tuple[str, ...]] = {}
     tag_groups: dict[str, list[str]] = {}
     for tag_name, prefixes in tags:
-        names = []
-        for prefix in prefixes:
-            name = object_name(prefix, name_prefix)
+        names = object_names(prefixes, name_prefix)
+        for name, prefix in zip(names, prefixes, strict=True):
             objects.setdefault(name, prefix)
-            names.append(name)
         chunks = [names[i : i + limit] for i in range(0, len(names), limit)]
         tag_groups[tag_name] = group_names(tag_name, name_prefix, len(chunks)) if chunks else []
         for group, members in zip(tag_groups[tag_name], chunks, strict=True):

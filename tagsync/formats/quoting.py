@@ -7,6 +7,7 @@ refused rather than mangled, so a hostile tag name or config value fails loudly.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -15,6 +16,7 @@ from tagsync.errors import DataError, TagsyncError
 __all__ = [
     "check_name",
     "comment_text",
+    "js_string",
     "markdown_code",
     "printable",
     "ps_quote",
@@ -74,6 +76,17 @@ def ps_quote(value: object) -> str:
 def sh_quote(value: object) -> str:
     """A POSIX shell word (single-quoted when needed), one line of printable ASCII."""
     return shlex.quote(printable(value, "shell value"))
+
+
+def js_string(value: object) -> str:
+    """A JavaScript (PAC file) double-quoted string literal of printable ASCII.
+
+    JSON string syntax is valid JavaScript; ``<``, ``>`` and ``&`` are escaped as well so the
+    literal stays inert even if the script is ever embedded in HTML.
+    """
+    text = printable(value, "JavaScript value")
+    quoted = json.dumps(text)
+    return quoted.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def markdown_code(value: object) -> str:
