@@ -10,7 +10,7 @@ import itertools
 import operator
 import socket
 import struct
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from functools import partial
 
 __all__ = [
@@ -19,9 +19,11 @@ __all__ = [
     "all_canonical",
     "canonical_prefix",
     "is_ipv6",
-    "prefix_sort_key",
+    "merge_family",
     "select_family",
     "sort_prefixes",
+    "sorted_families",
+    "split_families",
 ]
 
 _V4_MAX = 32
@@ -131,15 +133,58 @@ def all_canonical(prefixes: Collection[object]) -> bool:
     return True
 
 
-def prefix_sort_key(prefix: str) -> tuple[int, int, int]:
-    """Sort IPv4 before IPv6, then by numeric address, then by prefix length."""
-    family, packed, length, _ = _split(prefix)
-    return (0 if family == socket.AF_INET else 1, int.from_bytes(packed, "big"), length)
+def split_families(prefixes: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(IPv4, IPv6) prefixes, each in the given order."""
+    items = prefixes if isinstance(prefixes, list) else list(prefixes)
+    is_v6 = list(map(str.__contains__, items, itertools.repeat(":")))
+    return (
+        list(itertools.compress(items, map(operator.not_, is_v6))),
+        list(itertools.compress(items, is_v6)),
+    )
+
+
+def _addresses_and_lengths(prefixes: list[str]) -> tuple[list[str], list[int]]:
+    # Valid prefixes hold exactly one "/", so one split of the joined text pairs them up.
+    parts = "\n".join(prefixes).replace("/", "\n").split("\n")
+    return parts[0::2], list(map(int, parts[1::2]))
+
+
+def _numbers(addresses: list[str], v6: bool) -> list[int]:
+    """The addresses as integers, packed and unpacked in one pass each."""
+    if v6:
+        words = struct.unpack(f">{2 * len(addresses)}Q", b"".join(map(_pton6, addresses)))
+        high = map(operator.lshift, words[0::2], itertools.repeat(64))
+        return list(map(operator.or_, high, words[1::2]))
+    return list(struct.unpack(f">{len(addresses)}I", b"".join(map(_pton4, addresses))))
+
+
+def _sorted_family(prefixes: list[str], v6: bool) -> list[str]:
+    if len(prefixes) < 2:
+        return prefixes
+    addresses, lengths = _addresses_and_lengths(prefixes)
+    # One integer per prefix: the address, then the length in the low 8 bits.
+    numbers = _numbers(addresses, v6)
+    keys = list(map(operator.or_, map(operator.lshift, numbers, itertools.repeat(8)), lengths))
+    order = sorted(range(len(prefixes)), key=keys.__getitem__)
+    return list(map(prefixes.__getitem__, order))
+
+
+def sorted_families(prefixes: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Distinct valid prefixes as numerically sorted (IPv4, IPv6) lists: by address, then by
+    length (a covering network before the networks inside it).
+
+    Whole-list passes in C (one ``inet_pton`` map, one integer key per prefix): a per-prefix
+    Python key function costs more than rendering every template for AzureCloud.
+    """
+    # dict.fromkeys keeps the given order, often nearly sorted already: less work for Timsort.
+    v4, v6 = split_families(list(dict.fromkeys(prefixes)))
+    return _sorted_family(v4, v6=False), _sorted_family(v6, v6=True)
 
 
 def sort_prefixes(prefixes: Iterable[str]) -> list[str]:
-    """Return the distinct prefixes in numeric order (stable output for diffs and configs)."""
-    return sorted(set(prefixes), key=prefix_sort_key)
+    """The distinct prefixes in numeric order, IPv4 first (stable output for diffs and configs)."""
+    v4, v6 = sorted_families(prefixes)
+    return v4 + v6
 
 
 def select_family(prefixes: Iterable[str], *, ipv4: bool = True, ipv6: bool = True) -> list[str]:
@@ -147,54 +192,54 @@ def select_family(prefixes: Iterable[str], *, ipv4: bool = True, ipv6: bool = Tr
     return [p for p in prefixes if (ipv6 if ":" in p else ipv4)]
 
 
-def _intervals(prefixes: Iterable[str]) -> list[tuple[int, int, int, str]]:
-    """(family rank, first address, last address, text) per prefix, sorted by range start
-    with the widest network first, so a sweep meets covering networks before covered ones."""
-    spans = []
-    for prefix in set(prefixes):
-        family, packed, length, max_length = _split(prefix)
-        first = int.from_bytes(packed, "big")
-        last = first | ((1 << (max_length - length)) - 1)
-        spans.append((0 if family == socket.AF_INET else 1, first, -last, prefix))
-    spans.sort()
-    return [(rank, first, -negative_last, text) for rank, first, negative_last, text in spans]
+_HOST_MASKS = {
+    _V4_MAX: list(_V4_HOST_MASK.values()),
+    _V6_MAX: [(1 << (_V6_MAX - n)) - 1 for n in range(_V6_MAX + 1)],
+}
 
 
-def aggregate(prefixes: Iterable[str]) -> list[str]:
-    """Merge adjacent and overlapping networks into the fewest covering prefixes, sorted.
+def merge_family(prefixes: list[str], v6: bool) -> list[str]:
+    """The fewest prefixes covering exactly the addresses of one family's prefixes, given as
+    :func:`sorted_families` returns them.
 
-    A sweep over the sorted ranges finds the merged ranges; a range that is still exactly one
-    of the given networks keeps its text, and only ranges that really merged are split back
-    into CIDRs (integer arithmetic: netaddr objects per range cost ~30 us each, and the
-    AzureCloud tag alone merges into thousands of ranges).
+    A sweep over the ranges: a range that is still exactly one of the given networks (it only
+    absorbed networks inside it) keeps its text; ranges that really merged are split back into
+    CIDRs with integer arithmetic (the AzureCloud tag alone merges into thousands of ranges,
+    where a netaddr object per range would cost ~30 us each).
     """
-    merged: list[tuple[int, int, int, str | None]] = []  # rank, first, last, text if unchanged
-    for rank, first, last, text in _intervals(prefixes):
-        if merged:
-            top_rank, top_first, top_last, _ = merged[-1]
-            if rank == top_rank and first <= top_last + 1:
-                if last > top_last:
-                    merged[-1] = (rank, top_first, last, None)
-                continue  # inside (or equal to) the current range
-        merged.append((rank, first, last, text))
+    if len(prefixes) < 2:
+        return list(prefixes)
+    addresses, lengths = _addresses_and_lengths(prefixes)
+    bits = _V6_MAX if v6 else _V4_MAX
+    firsts = _numbers(addresses, v6)
+    lasts = list(map(operator.or_, firsts, map(_HOST_MASKS[bits].__getitem__, lengths)))
     result: list[str] = []
-    for rank, first, last, unchanged in merged:
-        if unchanged is not None:
-            result.append(unchanged)
+    top_first, top_last = firsts[0], lasts[0]
+    top_text: str | None = prefixes[0]
+    for first, last, text in zip(firsts, lasts, prefixes, strict=True):
+        if first <= top_last + 1:  # overlaps or touches the range being built
+            if last > top_last:
+                top_last, top_text = last, None
             continue
-        result.extend(_range_to_cidrs(rank, first, last))
+        result.extend([top_text] if top_text else _range_cidrs(top_first, top_last, bits))
+        top_first, top_last, top_text = first, last, text
+    result.extend([top_text] if top_text else _range_cidrs(top_first, top_last, bits))
     return result
 
 
-def _range_to_cidrs(rank: int, first: int, last: int) -> Iterator[str]:
+def aggregate(prefixes: Iterable[str]) -> list[str]:
+    """Merge adjacent and overlapping networks into the fewest covering prefixes, sorted."""
+    v4, v6 = sorted_families(prefixes)
+    return merge_family(v4, v6=False) + merge_family(v6, v6=True)
+
+
+def _range_cidrs(first: int, last: int, bits: int) -> list[str]:
     """The CIDRs exactly covering first..last: at each step the largest aligned block that fits."""
-    family, max_length, width = (
-        (socket.AF_INET, _V4_MAX, 4) if rank == 0 else (socket.AF_INET6, _V6_MAX, 16)
-    )
+    family, width = (socket.AF_INET6, 16) if bits == _V6_MAX else (socket.AF_INET, 4)
+    cidrs = []
     while first <= last:
-        alignment = (first & -first).bit_length() - 1 if first else max_length
-        span = (last - first + 1).bit_length() - 1
-        bits = min(alignment, span)
-        address = socket.inet_ntop(family, first.to_bytes(width, "big"))
-        yield f"{address}/{max_length - bits}"
-        first += 1 << bits
+        alignment = (first & -first).bit_length() - 1 if first else bits
+        size = min(alignment, (last - first + 1).bit_length() - 1)
+        cidrs.append(f"{socket.inet_ntop(family, first.to_bytes(width, 'big'))}/{bits - size}")
+        first += 1 << size
+    return cidrs

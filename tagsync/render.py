@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import tagsync
 from tagsync.errors import ConfigError, DataError, GuardError
-from tagsync.formats.batch import merge_sorted, sort_canonical, validated_sorted
 from tagsync.formats.options import MdiGroups, RenderOptions, render_options
 from tagsync.formats.quoting import (
     comment_text,
@@ -30,7 +29,14 @@ from tagsync.formats.quoting import (
     xml_comment_text,
 )
 from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag, resolve_tags
-from tagsync.prefixes import InvalidPrefix, canonical_prefix, sort_prefixes
+from tagsync.prefixes import (
+    InvalidPrefix,
+    all_canonical,
+    canonical_prefix,
+    merge_family,
+    sort_prefixes,
+    sorted_families,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -201,9 +207,8 @@ class TagView:
 
 def _checked_prefixes(tag: Tag) -> tuple[list[str], list[str]]:
     """Re-validate every prefix (Tag objects may not come from parse_service_tags) and sort."""
-    families = validated_sorted(tag.prefixes)
-    if families is not None:
-        return families
+    if all_canonical(tag.prefixes):  # one batch pass; the loop below names an offender
+        return sorted_families(tag.prefixes)
     try:
         for prefix in tag.prefixes:
             if not isinstance(prefix, str) or canonical_prefix(prefix) != prefix:
@@ -361,7 +366,7 @@ def _select(
 def _families(views: Sequence[TagView]) -> tuple[list[str], list[str]]:
     if len(views) == 1:
         return views[0].v4, views[0].v6  # already sorted and distinct
-    return sort_canonical(itertools.chain.from_iterable(v.prefixes for v in views))
+    return sorted_families(itertools.chain.from_iterable(v.prefixes for v in views))
 
 
 def render_formats(
@@ -402,8 +407,8 @@ def render_formats(
             _ipset(options.ipset_v6, "inet6", v6),
         ],
         # nft interval sets refuse overlapping elements: give them the merged networks.
-        "merged_v4": lambda: merge_sorted(v4, v6=False),
-        "merged_v6": lambda: merge_sorted(v6, v6=True),
+        "merged_v4": lambda: merge_family(v4, v6=False),
+        "merged_v6": lambda: merge_family(v6, v6=True),
         "panos": lambda: _panos(views, options),
         "windows_rules": lambda: _windows_rules(
             views, options.windows_group, options.windows_chunk

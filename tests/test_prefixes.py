@@ -147,3 +147,22 @@ def test_aggregate_agrees_with_stdlib_on_random_overlapping_networks() -> None:
             for n in ipaddress.collapse_addresses(x for x in networks if x.version == family)
         ]
         assert aggregate([str(n) for n in networks]) == expected
+
+
+def test_sort_and_aggregate_agree_with_stdlib_on_every_real_tag() -> None:
+    import json
+
+    from conftest import public
+
+    document = json.loads(public("20251006").read_bytes())
+    for value in document["values"]:
+        networks = {ipaddress.ip_network(p) for p in value["properties"]["addressPrefixes"]}
+        ordered = sorted(networks, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+        prefixes = value["properties"]["addressPrefixes"]
+        assert sort_prefixes(prefixes) == [str(n) for n in ordered], value["name"]
+        collapsed = [
+            str(n)
+            for family in (4, 6)
+            for n in ipaddress.collapse_addresses(x for x in networks if x.version == family)
+        ]
+        assert aggregate(prefixes) == collapsed, value["name"]
