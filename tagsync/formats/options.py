@@ -156,8 +156,25 @@ def proxy_domains(value: Any, where: str) -> tuple[str, ...]:
     return tuple(domains)
 
 
+def _range_or_glob(text: str, where: str) -> list[str]:
+    """CIDRs exactly covering an address range ``A-B`` or an IPv4 glob ``10.0.*.*``: the forms
+    admins keep DNS servers and device subnets in, which every firewall syntax here lacks."""
+    import netaddr
+
+    try:
+        if "*" in text:
+            networks = netaddr.IPGlob(text).cidrs()
+        else:
+            first, _, last = text.partition("-")
+            networks = netaddr.IPRange(first.strip(), last.strip()).cidrs()
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise ConfigError(f"{where}: {text!r:.60} is not an address range or glob") from None
+    return [str(network) for network in networks]
+
+
 def address_list(value: Any, where: str) -> tuple[str, ...]:
-    """A non-empty list of IP addresses or CIDR networks, canonical and sorted."""
+    """A non-empty list of IP addresses, CIDR networks, ranges (``A-B``) or IPv4 globs, as
+    canonical, sorted CIDR prefixes."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{where} must be a non-empty list of IP addresses or networks")
@@ -166,6 +183,9 @@ def address_list(value: Any, where: str) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise ConfigError(f"{where}: {item!r:.40} is not an address")
         text = item.strip()
+        if ("-" in text or "*" in text) and "/" not in text:
+            result.extend(_range_or_glob(text, where))
+            continue
         if "/" not in text:
             text += "/128" if ":" in text else "/32"
         try:
