@@ -23,18 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from tagsync.alerts import load_channels, send_alerts
-from tagsync.alerts.base import redact_url
 from tagsync.atomic import atomic_write_bytes, fsync_directory, stage_beside
 from tagsync.clouds import Cloud
 from tagsync.config import Config, default_output_dir
-from tagsync.diff import ChangeSet, diff_service_tags
+from tagsync.diff import ChangeSet
 from tagsync.errors import EXIT_CHANGED, EXIT_OK, AlertError, ConfigError, DataError
-from tagsync.guards import check_mass_removal, check_rollback
 from tagsync.history import keep_setting
 from tagsync.logs import NOTICE, get_logger
 from tagsync.report import fit_markdown, to_text
 from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
-from tagsync.sync import load_version, watched_names
+from tagsync.sync import accept, compare_with_snapshot, load_version
 
 __all__ = ["CheckRequest", "CheckResult", "check_formats", "publish", "run_check"]
 
@@ -139,11 +137,6 @@ def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> lis
     return changed
 
 
-def _source(text: str) -> str:
-    # A mirror URL given with --url may carry a SAS token in its query.
-    return redact_url(text) if "://" in text else text
-
-
 def _render(
     loaded: Loaded,
     names: Sequence[str],
@@ -208,22 +201,24 @@ def run_check(
         loaded = load_version(
             cloud, config.download, url=request.url, file=request.file, show_progress=False
         )
-        new, source = loaded.service_tags, _source(loaded.fetched.source)
+        new = loaded.service_tags
         log.info(
             "loaded %s changeNumber %d from %s",
             new.cloud,
             new.change_number,
-            source,
+            loaded.fetched.source,
             extra={"event": "loaded", "change_number": new.change_number, "sha256": new.sha256},
         )
-        # Week to week nearly every prefix repeats: validate only the snapshot's new ones.
-        old = store.load(trusted_prefixes=new.distinct_prefixes)
-        names = watched_names(old, new, tags, regions=request.regions or config.regions)
-        changes = diff_service_tags(old, new, names)
-        if not request.allow_rollback:
-            check_rollback(old.change_number if old else None, new.change_number, source)
-        if not request.force and old is not None:
-            check_mass_removal(changes, config.max_removal_ratio, source)
+        candidate = compare_with_snapshot(
+            store,
+            loaded,
+            tags=tags,
+            regions=request.regions or config.regions,
+            allow_rollback=request.allow_rollback,
+            force=request.force,
+            max_removal_ratio=config.max_removal_ratio,
+        )
+        names, changes = candidate.names or [], candidate.changes
 
         # --force accepts a tag losing every prefix, so it must also render it empty.
         files = _render(loaded, names, changes, config, formats, allow_empty=request.force)
@@ -246,9 +241,8 @@ def run_check(
         else:
             log.info("no change in the watched tags", extra={"event": "unchanged"})
 
-        accepted = old is None or old.sha256 != new.sha256
+        accepted = accept(store, candidate).saved
         if accepted:
-            store.save(loaded.fetched.data, new, loaded.fetched.source)
             log.info(
                 "accepted %s changeNumber %d",
                 new.cloud,

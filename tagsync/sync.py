@@ -20,7 +20,16 @@ from tagsync.model import (
 )
 from tagsync.store import Loaded, SnapshotMeta, Store
 
-__all__ = ["Loaded", "UpdateResult", "accept_version", "load_version", "watched_names"]
+__all__ = [
+    "Candidate",
+    "Loaded",
+    "UpdateResult",
+    "accept",
+    "accept_version",
+    "compare_with_snapshot",
+    "load_version",
+    "watched_names",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,53 @@ def watched_names(
     return list(names)
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A new version compared with the snapshot and passed by the guards, not yet accepted."""
+
+    loaded: Loaded
+    old: ServiceTags | None
+    names: list[str] | None  # the compared tags (None: every tag)
+    changes: ChangeSet
+
+
+def compare_with_snapshot(
+    store: Store,
+    loaded: Loaded,
+    *,
+    tags: Sequence[str] | None,
+    regions: bool = False,
+    allow_rollback: bool = False,
+    force: bool = False,
+    max_removal_ratio: float = 0.5,
+) -> Candidate:
+    """Diff ``loaded`` against the accepted snapshot and apply the guards (rollback, mass
+    removal); raises GuardError when one refuses. Call with the store lock held.
+    ``tags=None`` compares and guards every tag."""
+    new = loaded.service_tags
+    new.validate()  # nothing is accepted before every prefix in it is checked
+    # Week to week nearly every prefix repeats: only the snapshot's new ones need checking.
+    old = store.load(trusted_prefixes=new.distinct_prefixes)
+    names = None if tags is None else watched_names(old, new, tags, regions=regions)
+    changes = diff_service_tags(old, new, names)
+    source = loaded.fetched.source
+    if not allow_rollback:
+        check_rollback(old.change_number if old else None, new.change_number, source)
+    if not force and old is not None:
+        check_mass_removal(changes, max_removal_ratio, source)
+    return Candidate(loaded, old, names, changes)
+
+
+def accept(store: Store, candidate: Candidate) -> UpdateResult:
+    """Make the candidate the snapshot (a no-op when it is byte-identical to the current one)."""
+    new, old = candidate.loaded.service_tags, candidate.old
+    if old is not None and old.sha256 == new.sha256:
+        return UpdateResult(candidate.changes, store.meta(), saved=False)
+    fetched = candidate.loaded.fetched
+    meta = store.save(fetched.data, new, fetched.source)
+    return UpdateResult(candidate.changes, meta, saved=True)
+
+
 def accept_version(
     store: Store,
     loaded: Loaded,
@@ -86,19 +142,15 @@ def accept_version(
 ) -> UpdateResult:
     """Compare ``loaded`` with the accepted snapshot and, if the guards pass, accept it.
 
-    Call with the store lock held. ``tags=None`` compares and guards every tag.
-    Raises GuardError (and writes nothing) when a guard refuses.
+    Call with the store lock held. Raises GuardError (and writes nothing) when a guard refuses.
     """
-    new = loaded.service_tags
-    new.validate()  # nothing is accepted before every prefix in it is checked
-    old = store.load(trusted_prefixes=new.distinct_prefixes)
-    names = None if tags is None else watched_names(old, new, tags, regions=regions)
-    changes = diff_service_tags(old, new, names)
-    if not allow_rollback:
-        check_rollback(old.change_number if old else None, new.change_number, loaded.fetched.source)
-    if not force and old is not None:
-        check_mass_removal(changes, max_removal_ratio, loaded.fetched.source)
-    if old is not None and old.sha256 == new.sha256:
-        return UpdateResult(changes, store.meta(), saved=False)
-    meta = store.save(loaded.fetched.data, new, loaded.fetched.source)
-    return UpdateResult(changes, meta, saved=True)
+    candidate = compare_with_snapshot(
+        store,
+        loaded,
+        tags=tags,
+        regions=regions,
+        allow_rollback=allow_rollback,
+        force=force,
+        max_removal_ratio=max_removal_ratio,
+    )
+    return accept(store, candidate)
