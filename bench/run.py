@@ -132,25 +132,19 @@ def case_extract(data_dir: Path, repeat: int) -> list[Result]:
 
 
 # --- case 3: diff all tags ----------------------------------------------------------------------
+def diff_all_tags_args(data_dir: Path, state: str) -> list[str]:
+    """`tagsync diff --all-tags --format json` arguments for the two consecutive full files."""
+    old, new = (data_dir / name for name in PAIR)
+    return ["diff", "--all-tags", "--format", "json", "--file", str(new), "--against", str(old),
+            "--state-dir", state]  # fmt: skip
+
+
 def case_diff(data_dir: Path, repeat: int) -> list[Result]:
     old, new = (data_dir / name for name in PAIR)
 
     def ours() -> str:
         with tempfile.TemporaryDirectory() as state:
-            return run_cli_in_process(
-                [
-                    "diff",
-                    "--all-tags",
-                    "--format",
-                    "json",
-                    "--file",
-                    str(new),
-                    "--against",
-                    str(old),
-                    "--state-dir",
-                    state,
-                ]
-            )
+            return run_cli_in_process(diff_all_tags_args(data_dir, state))
 
     def baseline() -> dict[str, tuple[list[str], list[str]]]:
         before = {
@@ -227,7 +221,6 @@ def case_cold_start(data_dir: Path, repeat: int) -> list[Result]:
 
 # --- memory ------------------------------------------------------------------------------------
 def peak_rss_of_diff(data_dir: Path) -> str:
-    old, new = (data_dir / name for name in PAIR)
     with tempfile.TemporaryDirectory() as state:
         code = (
             "import resource, sys\n"
@@ -236,21 +229,7 @@ def peak_rss_of_diff(data_dir: Path) -> str:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         )
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                code,
-                "diff",
-                "--all-tags",
-                "--format",
-                "json",
-                "--file",
-                str(new),
-                "--against",
-                str(old),
-                "--state-dir",
-                state,
-            ],
+            [sys.executable, "-c", code, *diff_all_tags_args(data_dir, state)],
             capture_output=True,
             text=True,
             check=False,
