@@ -123,6 +123,8 @@ class TagTable(Mapping[str, Tag]):
         if not all_canonical(distinct - self._trusted if self._trusted else distinct):
             for name in pending:
                 self[name]
+        elif len(pending) == len(self._tags):
+            self._distinct = distinct  # every tag was pending and is unchanged: reuse the set
         self._unverified.clear()
 
     def distinct_prefixes(self) -> frozenset[str]:

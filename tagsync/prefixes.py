@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+import re
 import socket
 import struct
 from collections.abc import Collection, Iterable
@@ -81,6 +82,9 @@ _pton6 = partial(socket.inet_pton, socket.AF_INET6)
 _ntop6 = partial(socket.inet_ntop, socket.AF_INET6)
 
 
+_TWO_SLASHES_ON_A_LINE = re.compile(r"/[^\n]*/")
+
+
 def _split_all(group: list[str]) -> tuple[list[str], list[str]] | None:
     """Split every "ADDRESS/LENGTH" at once; None unless each item has exactly one "/".
 
@@ -89,7 +93,8 @@ def _split_all(group: list[str]) -> tuple[list[str], list[str]] | None:
     joined = "\n".join(group)
     if joined.count("\n") != len(group) - 1:
         return None
-    if set(map(str.count, group, itertools.repeat("/"))) != {1}:
+    # As many "/" as items and no line with two: then every item has exactly one.
+    if joined.count("/") != len(group) or _TWO_SLASHES_ON_A_LINE.search(joined):
         return None
     parts = joined.replace("/", "\n").split("\n")
     return parts[0::2], parts[1::2]
