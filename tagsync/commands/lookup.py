@@ -115,7 +115,9 @@ def lookup(
             raise typer.BadParameter("give addresses, or pipe them in one per line")
         addresses = ["-"]
     session = open_session(config, cloud, state_dir, page_url)
-    st = session.load(url=url, file=file, prefer_snapshot=not download).service_tags
+    # With --tag only those tags are read, so only they need validating.
+    loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=bool(tag))
+    st = loaded.service_tags
     selected = resolve_tags(st, tag, regions=regions) if tag else list(st.tags.values())
     index = LookupIndex(selected)
     # The loaded file and index (~500,000 objects) live until exit: taking them out of the

@@ -99,7 +99,8 @@ def render(
     session = open_session(config, cloud, state_dir, page_url)
     options = render_options(session.config.section("render"))
     from_snapshot = not (download or url or file)
-    new = session.load(url=url, file=file, prefer_snapshot=from_snapshot).service_tags
+    loaded = session.load(url=url, file=file, prefer_snapshot=from_snapshot, few_tags=True)
+    new = loaded.service_tags
     names = tag or list(session.config.tags)
     use_regions = regions or session.config.regions
 
