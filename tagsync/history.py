@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from tagsync.atomic import atomic_write_bytes, fsync_directory
 from tagsync.errors import ConfigError, DataError, UnknownTagError
-from tagsync.model import ServiceTags, Tag, parse_service_tags
+from tagsync.model import (
+    ServiceTags,
+    Tag,
+    match_tag_name,
+    parse_service_tags,
+    suggestion_hint,
+)
 from tagsync.prefixes import sort_prefixes
 
 if TYPE_CHECKING:
@@ -525,16 +531,11 @@ def _resolve_name(versions: list[VersionInfo], name: str, root: Path) -> str:
     for info in reversed(versions):
         if name in info.tags:
             return name
-    folded = name.lower()
     for info in reversed(versions):
-        matches = [known for known in info.tags if known.lower() == folded]
-        if len(matches) == 1:
-            return matches[0]
-    import difflib
-
-    known = {n.lower(): n for info in versions for n in info.tags}
-    close = [known[m] for m in difflib.get_close_matches(folded, list(known), n=3, cutoff=0.6)]
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+        spelling = match_tag_name(info.tags, name)
+        if spelling is not None:
+            return spelling
+    hint = suggestion_hint([n for info in versions for n in info.tags], name)
     raise UnknownTagError(f"{root}: no tag named {name!r:.80} in any kept version{hint}")
 
 

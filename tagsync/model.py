@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Collection, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,9 +26,11 @@ __all__ = [
     "Tag",
     "TagTable",
     "find_tag",
+    "match_tag_name",
     "parse_service_tags",
     "regional_variants",
     "resolve_tags",
+    "suggestion_hint",
 ]
 
 TAG_NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
@@ -378,14 +380,27 @@ def regional_variants(service_tags: ServiceTags, base: str) -> list[str]:
     return sorted(name for name in service_tags.tags if name.lower().startswith(prefix))
 
 
+def match_tag_name(known: Collection[str], name: str) -> str | None:
+    """The spelling of ``name`` among ``known``: an exact match, else the only
+    case-insensitive match (Azure treats tag names case-insensitively)."""
+    if name in known:
+        return name
+    folded = name.lower()
+    matches = [candidate for candidate in known if candidate.lower() == folded]
+    return matches[0] if len(matches) == 1 else None
+
+
+def suggestion_hint(known: Iterable[str], name: str) -> str:
+    """ "; did you mean A, B?" with up to three close matches among ``known``, or ""."""
+    by_lower = {candidate.lower(): candidate for candidate in known}
+    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(by_lower[m] for m in matches)}?" if matches else ""
+
+
 def find_tag(service_tags: ServiceTags, name: str) -> Tag | None:
     """The tag called ``name``: an exact match, else the only case-insensitive match."""
-    tag = service_tags.tags.get(name)
-    if tag is not None:
-        return tag
-    folded = name.lower()
-    matches = [known for known in service_tags.tags if known.lower() == folded]
-    return service_tags.tags[matches[0]] if len(matches) == 1 else None
+    spelling = match_tag_name(service_tags.tags, name)
+    return None if spelling is None else service_tags.tags[spelling]
 
 
 def resolve_tags(
@@ -409,9 +424,5 @@ def resolve_tags(
 
 
 def _unknown_tag_message(service_tags: ServiceTags, name: str) -> str:
-    by_lower = {known.lower(): known for known in service_tags.tags}
-    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-    suggestions = [by_lower[m] for m in matches]
     where = service_tags.source or service_tags.cloud
-    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-    return f"{where}: no tag named {name!r:.80}{hint}"
+    return f"{where}: no tag named {name!r:.80}{suggestion_hint(service_tags.tags, name)}"
