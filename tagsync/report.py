@@ -12,6 +12,7 @@ from tagsync.diff import ChangeSet, TagChange
 __all__ = [
     "FORMATS",
     "fit_markdown",
+    "number_text",
     "render_report",
     "to_json",
     "to_markdown",
@@ -24,13 +25,14 @@ MARKDOWN_COLLAPSE_AFTER = 10
 _SAFE_CODE = re.compile(r"[A-Za-z0-9._:/-]+")
 
 
-def _number(value: int | None) -> str:
+def number_text(value: int | None) -> str:
+    """A changeNumber for people: "none" before the first accepted version."""
     return "none" if value is None else str(value)
 
 
 def to_text(changes: ChangeSet) -> str:
     head = (
-        f"{changes.cloud}: changeNumber {_number(changes.old_change_number)} -> "
+        f"{changes.cloud}: changeNumber {number_text(changes.old_change_number)} -> "
         f"{changes.new_change_number}"
     )
     if not changes.changed:
@@ -42,8 +44,8 @@ def to_text(changes: ChangeSet) -> str:
     for name in sorted(changes.tags):
         change = changes.tags[name]
         lines.append(
-            f"{name} (tag changeNumber {_number(change.old_change_number)} -> "
-            f"{_number(change.new_change_number)}): +{len(change.added)} -{len(change.removed)}"
+            f"{name} (tag changeNumber {number_text(change.old_change_number)} -> "
+            f"{number_text(change.new_change_number)}): +{len(change.added)} -{len(change.removed)}"
         )
         lines.extend(f"  + {prefix}" for prefix in change.added)
         lines.extend(f"  - {prefix}" for prefix in change.removed)
@@ -151,7 +153,7 @@ def to_markdown(
     ``max_prefixes`` caps each list (PR bodies have a size limit); ``files`` names the
     regenerated configs to apply.
     """
-    old, new = _number(changes.old_change_number), changes.new_change_number
+    old, new = number_text(changes.old_change_number), changes.new_change_number
     lines = [f"## Azure service tags: {_cell(changes.cloud)} changeNumber {old} → {new}", ""]
     if not changes.changed:
         return "\n".join([*lines, "No changes in the compared tags.", ""])
@@ -167,7 +169,7 @@ def to_markdown(
         lines.append(
             f"| {_code(name)} | +{len(change.added)} | -{len(change.removed)} | "
             f"{change.old_count} → {change.new_count} | "
-            f"{_number(change.old_change_number)} → {_number(change.new_change_number)} |"
+            f"{number_text(change.old_change_number)} → {number_text(change.new_change_number)} |"
         )
     lines += ["", "## Added and removed prefixes", ""]
     for name in sorted(changes.tags):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagsync.diff import ChangeSet, TagChange
+from tagsync.report import number_text
 
 __all__ = [
     "Shown",
@@ -54,7 +55,7 @@ class TagSummary:
 
     @property
     def change_numbers(self) -> str:
-        return f"{_number(self.old_change_number)} → {_number(self.new_change_number)}"
+        return f"{number_text(self.old_change_number)} → {number_text(self.new_change_number)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class Summary:
 
     @property
     def change_numbers(self) -> str:
-        return f"{_number(self.old_change_number)} → {self.new_change_number}"
+        return f"{number_text(self.old_change_number)} → {self.new_change_number}"
 
     @property
     def title(self) -> str:
@@ -90,10 +91,6 @@ class Summary:
     def tag_names(self) -> str:
         names = ", ".join(tag.name for tag in self.tags)
         return names + (f" and {self.hidden_tags} more" if self.hidden_tags else "")
-
-
-def _number(value: int | None) -> str:
-    return "none" if value is None else str(value)
 
 
 def _tag(change: TagChange, max_prefixes: int) -> TagSummary:
