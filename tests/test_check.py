@@ -26,11 +26,11 @@ from test_alert_support import (
 )
 from typer.testing import CliRunner
 
-from tagsync.check import check_formats
 from tagsync.cli import app
 from tagsync.config import load_config
 from tagsync.errors import ConfigError
 from tagsync.render import SITE_NEUTRAL_FORMATS
+from tagsync.runner import check_formats
 
 ATP = "AzureAdvancedThreatProtection"
 OLD, NEW = "20250728", "20250804"  # AATP: 13.87.32.4/32 replaces 51.143.192.112/29

@@ -19,9 +19,9 @@ from conftest import SAMPLES
 
 from tagsync.alerts import load_channels
 from tagsync.alerts.mail import MailChannel
-from tagsync.check import check_formats
 from tagsync.config import load_config
 from tagsync.render import SITE_NEUTRAL_FORMATS, render_options
+from tagsync.runner import check_formats
 
 WORKFLOW = SAMPLES / "github-workflow.yml"
 CRONTAB = SAMPLES / "crontab"

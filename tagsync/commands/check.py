@@ -63,9 +63,9 @@ def check(
     Exit: 0 unchanged, 1 changed (and alerted), 2 usage, 3 bad data or refused, 4 download
     failed, 5 alert delivery failed (the snapshot stays, so the next run alerts again).
     """
-    from tagsync.check import CheckRequest, run_check
     from tagsync.errors import TagsyncError
     from tagsync.logs import configure
+    from tagsync.runner import CheckRequest, run_check
 
     log_format = log_format.lower()
     if log_format not in LOG_FORMATS:
