@@ -1,0 +1,43 @@
+"""The `tagsync fetch` command: download the current file, validate it, save it byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tagsync.commands.common import (
+    CloudOption,
+    ConfigOption,
+    FileOption,
+    PageUrlOption,
+    UrlOption,
+    handle_errors,
+    note,
+    open_session,
+)
+
+
+@handle_errors
+def fetch(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to save the raw file ('-': stdout)")
+    ],
+    cloud: CloudOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    page_url: PageUrlOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Download the current file, validate it, and save it byte for byte."""
+    session = open_session(config, cloud, page_url=page_url)
+    loaded = session.load(url=url, file=file)
+    st = loaded.service_tags
+    if str(output) == "-":
+        typer.get_binary_stream("stdout").write(loaded.fetched.data)
+    else:
+        from tagsync.atomic import atomic_write_bytes
+
+        atomic_write_bytes(output, loaded.fetched.data)
+        note(f"saved {st.cloud} changeNumber {st.change_number} ({len(st.tags)} tags) to {output}")

@@ -1,0 +1,57 @@
+"""The `tagsync prefixes` command: the prefixes of some tags, one per line, sorted numerically."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tagsync.commands.common import (
+    CloudOption,
+    ConfigOption,
+    DownloadFlag,
+    FileOption,
+    PageUrlOption,
+    RegionsFlag,
+    StateDirOption,
+    TagsArgument,
+    UrlOption,
+    handle_errors,
+    open_session,
+    write_output,
+)
+
+
+@handle_errors
+def prefixes(
+    names: TagsArgument = None,
+    ipv4: Annotated[bool, typer.Option("--ipv4", "-4", help="IPv4 prefixes only")] = False,
+    ipv6: Annotated[bool, typer.Option("--ipv6", "-6", help="IPv6 prefixes only")] = False,
+    aggregate: Annotated[
+        bool, typer.Option("--aggregate", help="Merge adjacent and overlapping networks")
+    ] = False,
+    regions: RegionsFlag = False,
+    cloud: CloudOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    download: DownloadFlag = False,
+    page_url: PageUrlOption = None,
+    state_dir: StateDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print the prefixes of one or more tags, one per line, sorted numerically."""
+    from tagsync.model import resolve_tags
+    from tagsync.prefixes import aggregate as merge
+    from tagsync.prefixes import select_family, sort_prefixes
+
+    session = open_session(config, cloud, state_dir, page_url)
+    loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=True)
+    st = loaded.service_tags
+    wanted = names or list(session.config.tags)
+    selected = resolve_tags(st, wanted, regions=regions or session.config.regions)
+    both = ipv4 == ipv6
+    result = select_family(
+        (p for tag in selected for p in tag.prefixes), ipv4=ipv4 or both, ipv6=ipv6 or both
+    )
+    ordered = merge(result) if aggregate else sort_prefixes(result)
+    write_output("".join(f"{p}\n" for p in ordered), None)

@@ -1,0 +1,69 @@
+"""The `tagsync update` command: accept a validated new version as the snapshot."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tagsync.commands.common import (
+    CloudOption,
+    ConfigOption,
+    FileOption,
+    LockTimeoutOption,
+    PageUrlOption,
+    RegionsFlag,
+    StateDirOption,
+    TagOption,
+    UrlOption,
+    handle_errors,
+    note,
+    open_session,
+)
+from tagsync.errors import EXIT_OK
+
+
+@handle_errors
+def update(
+    tag: TagOption = None,
+    all_tags: Annotated[bool, typer.Option("--all-tags", help="Guard every tag")] = False,
+    regions: RegionsFlag = False,
+    allow_rollback: Annotated[
+        bool, typer.Option("--allow-rollback", help="Accept a lower changeNumber")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept even a mass removal of prefixes")
+    ] = False,
+    cloud: CloudOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    page_url: PageUrlOption = None,
+    state_dir: StateDirOption = None,
+    config: ConfigOption = None,
+    lock_timeout: LockTimeoutOption = 120.0,
+) -> None:
+    """Validate a new version and accept it as the snapshot (guards: rollback, mass removal)."""
+    from tagsync.sync import accept_version
+
+    session = open_session(config, cloud, state_dir, page_url)
+    loaded = session.load(url=url, file=file)
+    store = session.store()
+    with store.locked(lock_timeout):
+        result = accept_version(
+            store,
+            loaded,
+            tags=None if all_tags else (tag or list(session.config.tags)),
+            regions=regions or session.config.regions,
+            allow_rollback=allow_rollback,
+            force=force,
+            max_removal_ratio=session.config.max_removal_ratio,
+        )
+    st = loaded.service_tags
+    if result.saved:
+        note(
+            f"accepted {st.cloud} changeNumber {st.change_number}: "
+            f"+{result.changes.added_count} -{result.changes.removed_count} in watched tags"
+        )
+    else:
+        note(f"{st.cloud} changeNumber {st.change_number} is already the accepted snapshot")
+    raise typer.Exit(EXIT_OK)
