@@ -52,8 +52,9 @@ __all__ = [
     "TagHistory",
     "TagVersion",
     "VersionInfo",
+    "history_of",
     "keep_setting",
-    "record_after_save",
+    "record_accepted",
     "version_back",
 ]
 
@@ -547,14 +548,19 @@ def _stderr_warning(message: str) -> None:
     print(f"tagsync: warning: {message}", file=sys.stderr)
 
 
-def record_after_save(
-    store: Store, service_tags: ServiceTags, meta: SnapshotMeta, warn: Warn = _stderr_warning
+def record_accepted(
+    store: Store,
+    service_tags: ServiceTags,
+    meta: SnapshotMeta,
+    *,
+    keep: int,
+    warn: Warn = _stderr_warning,
 ) -> None:
-    """Record a just-accepted version; called after the snapshot's commit point.
+    """Record a just-accepted version, keeping the newest ``keep``; call after the snapshot's
+    commit point, with the store lock held.
 
     The snapshot is already safe, so no failure here may propagate: it becomes a warning.
     """
-    keep = DEFAULT_KEEP if store.history_keep is None else store.history_keep
     try:
         problems = history_of(store).record(
             service_tags, source=meta.source, accepted_at=meta.accepted_at, keep=keep

@@ -194,7 +194,8 @@ def run_check(
     formats = check_formats(config)
     out_dir = request.out_dir or config.output_dir or default_output_dir()
     tags = list(request.tags or config.tags)
-    store = Store(state_dir, cloud, history_keep=keep_setting(config))
+    history_keep = keep_setting(config)
+    store = Store(state_dir, cloud)
 
     log.debug("waiting for the state lock in %s", store.root)
     with store.locked(request.lock_timeout):
@@ -241,7 +242,7 @@ def run_check(
         else:
             log.info("no change in the watched tags", extra={"event": "unchanged"})
 
-        accepted = accept(store, candidate).saved
+        accepted = accept(store, candidate, history_keep=history_keep).saved
         if accepted:
             log.info(
                 "accepted %s changeNumber %d",

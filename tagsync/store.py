@@ -5,6 +5,7 @@ Layout (one sub-directory per cloud, so clouds never overwrite each other)::
     STATE_DIR/<cloud>/snapshot.json      metadata: changeNumber, cloud, source, sha256, time
     STATE_DIR/<cloud>/data/<sha256>.json the accepted file, byte for byte as downloaded
     STATE_DIR/<cloud>/.lock              held while a run reads or advances the snapshot
+    STATE_DIR/<cloud>/history/           kept older versions: tagsync.history's, not the store's
 
 ``snapshot.json`` is the commit point: the data file is written first, then the metadata is
 replaced atomically, so a crash at any moment leaves a complete old or new snapshot.
@@ -57,9 +58,8 @@ class SnapshotMeta:
 class Store:
     """The accepted snapshot of one cloud inside a state directory."""
 
-    def __init__(self, state_dir: Path, cloud: Cloud, *, history_keep: int | None = None) -> None:
+    def __init__(self, state_dir: Path, cloud: Cloud) -> None:
         self.cloud = cloud
-        self.history_keep = history_keep  # accepted versions kept in history/; None: default
         self.root = state_dir / cloud.name
         self.meta_path = self.root / "snapshot.json"
         self.data_dir = self.root / "data"
@@ -138,8 +138,4 @@ class Store:
             if stale.name != meta.data_name:
                 with suppress(FileNotFoundError):
                     stale.unlink()
-        # After the commit point: a history failure only warns, the snapshot is kept.
-        from tagsync.history import record_after_save
-
-        record_after_save(self, service_tags, meta)
         return meta

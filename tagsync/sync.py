@@ -11,6 +11,7 @@ from tagsync.config import DownloadSettings
 from tagsync.diff import ChangeSet, diff_service_tags
 from tagsync.fetch import fetch_service_tags
 from tagsync.guards import check_mass_removal, check_rollback
+from tagsync.history import record_accepted
 from tagsync.model import (
     ServiceTags,
     find_tag,
@@ -120,13 +121,19 @@ def compare_with_snapshot(
     return Candidate(loaded, old, names, changes)
 
 
-def accept(store: Store, candidate: Candidate) -> UpdateResult:
-    """Make the candidate the snapshot (a no-op when it is byte-identical to the current one)."""
+def accept(store: Store, candidate: Candidate, *, history_keep: int) -> UpdateResult:
+    """Make the candidate the snapshot (a no-op when it is byte-identical to the current one)
+    and record it in the history, which keeps the newest ``history_keep`` accepted versions.
+
+    Call with the store lock held.
+    """
     new, old = candidate.loaded.service_tags, candidate.old
     if old is not None and old.sha256 == new.sha256:
         return UpdateResult(candidate.changes, store.meta(), saved=False)
     fetched = candidate.loaded.fetched
     meta = store.save(fetched.data, new, fetched.source)
+    # After the snapshot's commit point: a history failure only warns, the snapshot is kept.
+    record_accepted(store, new, meta, keep=history_keep)
     return UpdateResult(candidate.changes, meta, saved=True)
 
 
@@ -139,6 +146,7 @@ def accept_version(
     allow_rollback: bool = False,
     force: bool = False,
     max_removal_ratio: float = 0.5,
+    history_keep: int,
 ) -> UpdateResult:
     """Compare ``loaded`` with the accepted snapshot and, if the guards pass, accept it.
 
@@ -153,4 +161,4 @@ def accept_version(
         force=force,
         max_removal_ratio=max_removal_ratio,
     )
-    return accept(store, candidate)
+    return accept(store, candidate, history_keep=history_keep)

@@ -20,7 +20,14 @@ from tagsync.cli import app
 from tagsync.clouds import get_cloud
 from tagsync.config import Config
 from tagsync.errors import ConfigError, DataError
-from tagsync.history import History, history_of, keep_setting, version_back
+from tagsync.history import (
+    DEFAULT_KEEP,
+    History,
+    history_of,
+    keep_setting,
+    record_accepted,
+    version_back,
+)
 from tagsync.model import parse_service_tags
 from tagsync.store import Store
 
@@ -50,10 +57,13 @@ def plain_tags(path: Path, only: str | None = None) -> dict[str, set[str]]:
     }
 
 
-def save(store: Store, path: Path) -> None:
+def save(store: Store, path: Path, keep: int = DEFAULT_KEEP) -> None:
+    """Accept ``path`` as `sync.accept` does, without its diff: save, then record history."""
     data = path.read_bytes()
+    service_tags = parse_service_tags(data, source=str(path))
     with store.locked():
-        store.save(data, parse_service_tags(data, source=str(path)), str(path))
+        meta = store.save(data, service_tags, str(path))
+        record_accepted(store, service_tags, meta, keep=keep)
 
 
 @pytest.fixture(scope="module")
@@ -183,9 +193,9 @@ def test_diff_from_history_too_far_back(runner: CliRunner, full: tuple[Store, li
 
 def test_retention_prunes_and_compacts(tmp_path: Path) -> None:
     files = public_files()
-    store = Store(tmp_path, get_cloud("public"), history_keep=3)
+    store = Store(tmp_path, get_cloud("public"))
     for path in files[:7]:
-        save(store, path)
+        save(store, path, keep=3)
     history = history_of(store)
     versions, problems = history.versions()
     assert problems == []

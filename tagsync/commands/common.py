@@ -97,11 +97,19 @@ class Session:
     cloud: Cloud
     state_dir: Path
 
-    def store(self) -> Store:
+    def history_keep(self) -> int:
+        """How many accepted versions the history keeps (config ``history: {keep: N}``)."""
         from tagsync.history import keep_setting
+
+        return keep_setting(self.config)
+
+    def store(self) -> Store:
         from tagsync.store import Store
 
-        return Store(self.state_dir, self.cloud, history_keep=keep_setting(self.config))
+        # A bad `history:` section fails every command that uses the state dir, not only the
+        # ones that record history: a typo surfaces on the first run, whatever it runs.
+        self.history_keep()
+        return Store(self.state_dir, self.cloud)
 
     def load(
         self,

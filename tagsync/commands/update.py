@@ -57,6 +57,7 @@ def update(
             allow_rollback=allow_rollback,
             force=force,
             max_removal_ratio=session.config.max_removal_ratio,
+            history_keep=session.history_keep(),
         )
     st = loaded.service_tags
     if result.saved:
