@@ -28,7 +28,7 @@ FULL = "ServiceTags_Public_20251006.json"
 TAG = "AzureCloud"
 # Site values for the formats that need them (mdi-sensor, proxy): render really everything.
 SITE = {
-    "mdi_sensor": {
+    "mdi-sensor": {
         "dns_servers": ["10.0.0.53", "10.0.1.53"],
         "radius_servers": ["10.0.5.10"],
         "device_subnets": ["10.0.0.0/16", "10.1.0.0/16"],
@@ -123,16 +123,19 @@ def suite_case(data_dir: Path, repeat: int) -> list[Result]:
     """Case 4 rows for bench/run.py (also used by this script's own main)."""
     from run import Result, median_time
 
+    from tagsync.formats.registry import BUILTIN
     from tagsync.model import parse_service_tags
-    from tagsync.render import FORMATS, render_formats, render_options
+    from tagsync.render import render_formats, render_settings
+
+    FORMATS = tuple(BUILTIN)
 
     path = data_dir / FULL
     service_tags = parse_service_tags(path.read_bytes(), source=str(path))
-    options = render_options(SITE)
+    settings = render_settings(SITE)
     prefixes = list(service_tags.tags[TAG].prefixes)
 
     def ours() -> dict[str, str]:
-        return render_formats(service_tags, [TAG], FORMATS, options=options)
+        return render_formats(service_tags, [TAG], FORMATS, settings=settings)
 
     files = ours()
 

@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from tagsync import __version__
-from tagsync.commands import check, diff, fetch, history, lookup, prefixes, render, tags, update
+from tagsync.commands import (
+    check,
+    diff,
+    fetch,
+    formats,
+    history,
+    lookup,
+    prefixes,
+    render,
+    tags,
+    update,
+)
 
 __all__ = ["app", "main"]
 
@@ -53,6 +64,7 @@ _COMMANDS = (
     ("diff", diff.diff),
     ("update", update.update),
     ("render", render.render),
+    ("formats", formats.formats),
     ("check", check.check),
     ("lookup", lookup.lookup),
     ("history", history.history),

@@ -1,9 +1,10 @@
-"""Render firewall configs from Jinja templates: one template per output file.
+"""The render engine: firewall configs from Jinja templates, one template per output file.
 
-Templates carry the syntax; this module carries what must not be left to a template: the
-selection and validation of the data, names, chunking, escaping filters (StrictUndefined, no
-value reaches the text except through a per-format filter or a validated name), the header,
-and the guard against rendering an empty allow-list.
+Formats live in the registry (``tagsync/formats/``): each declares its outputs, options and
+template values. This module carries what must not be left to a template or repeated per
+format: the selection and validation of the data, the Jinja environment (StrictUndefined; no
+value reaches the text except through a per-format quoting filter or a validated name), the
+header, the guard against rendering an empty allow-list, and writing the files.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import tagsync
 from tagsync.errors import ConfigError, DataError, GuardError
-from tagsync.formats.options import MdiGroups, RenderOptions, render_options
+from tagsync.formats.base import Format, Selection, TagView
 from tagsync.formats.quoting import (
     comment_text,
     js_string,
@@ -28,15 +28,10 @@ from tagsync.formats.quoting import (
     sh_quote,
     xml_comment_text,
 )
+from tagsync.formats.registry import BUILTIN, resolve_formats
+from tagsync.formats.settings import LegacyOptions, RenderSettings, render_settings
 from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag, resolve_tags
-from tagsync.prefixes import (
-    InvalidPrefix,
-    all_canonical,
-    canonical_prefix,
-    merge_family,
-    sort_prefixes,
-    sorted_families,
-)
+from tagsync.prefixes import InvalidPrefix, all_canonical, canonical_prefix, sorted_families
 
 if TYPE_CHECKING:
     import jinja2
@@ -44,65 +39,13 @@ if TYPE_CHECKING:
     from tagsync.diff import ChangeSet
 
 __all__ = [
-    "FORMATS",
-    "SITE_NEUTRAL_FORMATS",
-    "MdiGroups",
-    "RenderOptions",
-    "format_outputs",
+    "RenderSettings",
     "packaged_templates_dir",
     "render_formats",
-    "render_options",
+    "render_settings",
     "write_rendered",
 ]
 
-FORMATS: tuple[str, ...] = (
-    "iptables",
-    "nftables",
-    "paloalto",
-    "windows",
-    "expressroute",
-    "mdi-sensor",
-    "proxy",
-)
-# Not in "all": mdi-sensor needs the site's address groups, proxy the site's proxy address.
-SITE_NEUTRAL_FORMATS: tuple[str, ...] = (
-    "iptables",
-    "nftables",
-    "paloalto",
-    "windows",
-    "expressroute",
-)
-
-# Output file -> template, per format. The incremental PAN-OS file is added only with a diff.
-_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "iptables": (
-        "iptables/ipset.restore",
-        "iptables/iptables.rules",
-        "iptables/ip6tables.rules",
-        "iptables/apply.sh",
-    ),
-    "nftables": ("nftables/tagsync.nft",),
-    "paloalto": ("paloalto/set-commands.txt", "paloalto/config.xml", "paloalto/edl.txt"),
-    "windows": ("windows/rules.ps1",),
-    "expressroute": ("expressroute/notes.md",),
-    "mdi-sensor": (
-        "mdi-sensor/ipset.restore",
-        "mdi-sensor/iptables.rules",
-        "mdi-sensor/ip6tables.rules",
-        "mdi-sensor/nftables.nft",
-        "mdi-sensor/paloalto-set-commands.txt",
-        "mdi-sensor/windows-rules.ps1",
-        "mdi-sensor/ports.md",
-    ),
-    "proxy": ("proxy/squid.conf", "proxy/squid-sslbump.conf", "proxy/proxy.pac"),
-}
-# Formats whose output does not list prefixes: an empty tag is no reason to refuse them.
-_PREFIX_FREE = frozenset({"proxy"})
-# A format added with --templates DIR is the directory DIR/NAME; its templates are the *.j2
-# files in it ("_" marks partials for import/include, not outputs).
-_FORMAT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_OUTPUT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-INCREMENTAL_OUTPUT = "paloalto/incremental-set-commands.txt"
 _CLOUD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -149,6 +92,8 @@ def _environment(user_dir: Path | None) -> jinja2.Environment:
         lines=lines,
         netmask=netmask,
     )
+    for fmt in BUILTIN.values():
+        env.filters.update(fmt.filters)
     return env
 
 
@@ -193,18 +138,6 @@ def _analyse(env: jinja2.Environment, source: str) -> tuple[frozenset[str], tupl
 
 
 # --- Selection -----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class TagView:
-    """A selected tag as templates see it: validated name, sorted distinct prefixes (all,
-    IPv4 only, IPv6 only)."""
-
-    name: str
-    change_number: int
-    prefixes: list[str]
-    v4: list[str]
-    v6: list[str]
-
-
 def _checked_prefixes(tag: Tag) -> tuple[list[str], list[str]]:
     """Re-validate every prefix (Tag objects may not come from parse_service_tags) and sort."""
     if all_canonical(tag.prefixes):  # one batch pass; the loop below names an offender
@@ -247,104 +180,7 @@ def _header(service_tags: ServiceTags, views: Sequence[TagView]) -> list[str]:
     return lines
 
 
-# --- Per-format data -----------------------------------------------------------------------
-def _next_power_of_two(value: int) -> int:
-    return 1 << max(value - 1, 1).bit_length()
-
-
-def ipset_sizing(count: int) -> tuple[int, int]:
-    """(hashsize, maxelem) for a hash:net set of ``count`` entries.
-
-    maxelem keeps 2x headroom and moves in big power-of-two steps, because ``create -exist``
-    refuses an existing set whose maxelem differs; hashsize (a power of two) may differ freely.
-    """
-    maxelem = max(65536, _next_power_of_two(2 * count))
-    hashsize = max(1024, _next_power_of_two(max(count // 4, 1)))
-    return hashsize, maxelem
-
-
-def _ipset(name: str, family: str, prefixes: list[str]) -> dict[str, Any]:
-    hashsize, maxelem = ipset_sizing(len(prefixes))
-    return {
-        "name": name,
-        "tmp": f"{name}-tmp",
-        "family": family,
-        "hashsize": hashsize,
-        "maxelem": maxelem,
-        "prefixes": prefixes,
-    }
-
-
-def _windows_rules(views: Sequence[TagView], group: str, chunk: int) -> list[dict[str, Any]]:
-    rules = []
-    for view in views:
-        parts = [view.prefixes[i : i + chunk] for i in range(0, len(view.prefixes), chunk)]
-        for index, part in enumerate(parts, start=1):
-            rules.append(
-                {
-                    "name": f"{group}-{view.name}-{index:03d}",
-                    "display": f"{group}: {view.name} HTTPS ({index} of {len(parts)})",
-                    "addresses": part,
-                }
-            )
-    return rules
-
-
-def _panos(views: Sequence[TagView], options: RenderOptions) -> Any:
-    from tagsync.formats.paloalto import layout
-
-    return layout(
-        [(v.name, v.prefixes) for v in views], options.panos_prefix, options.panos_group_limit
-    )
-
-
-def _panos_plan(views: Sequence[TagView], changes: ChangeSet, options: RenderOptions) -> Any:
-    from tagsync.formats.paloalto import layout, plan
-
-    old_pairs = []
-    for view in views:
-        change = changes.tags.get(view.name)
-        if change is None:
-            old_pairs.append((view.name, view.prefixes))
-            continue
-        old = (set(view.prefixes) - set(change.added)) | set(change.removed)
-        old_pairs.append((view.name, sort_prefixes(old)))
-    old_layout = layout(old_pairs, options.panos_prefix, options.panos_group_limit)
-    return plan(old_layout, _panos(views, options))
-
-
 # --- Public API ----------------------------------------------------------------------------
-def format_outputs(
-    formats: Sequence[str], templates_dir: Path | None = None
-) -> dict[str, tuple[str, ...]]:
-    """Output files (relative paths) per requested format, built-in or added as a template
-    directory under ``templates_dir``; an unknown format is a ConfigError."""
-    result: dict[str, tuple[str, ...]] = {}
-    for fmt in dict.fromkeys(formats):
-        if fmt in _OUTPUTS:
-            result[fmt] = _OUTPUTS[fmt]
-            continue
-        directory = templates_dir / fmt if templates_dir is not None else None
-        if directory is None or not _FORMAT_NAME.fullmatch(fmt) or not directory.is_dir():
-            shown = fmt if _FORMAT_NAME.fullmatch(fmt) else repr(fmt)[:40]
-            raise ConfigError(
-                f"unknown format {shown}: choose from {', '.join(FORMATS)}, or add one as "
-                f"templates in {directory if directory else '--templates DIR/NAME'}/*.j2"
-            )
-        names = sorted(
-            p.name.removesuffix(".j2")
-            for p in directory.iterdir()
-            if p.name.endswith(".j2") and not p.name.startswith(("_", ".")) and p.is_file()
-        )
-        if not names:
-            raise ConfigError(f"{directory}: no templates (*.j2) for format {fmt}")
-        bad = [n for n in names if not _OUTPUT_NAME.fullmatch(n)]
-        if bad:
-            raise ConfigError(f"{directory}: template name {bad[0]!r:.60}.j2 is not a plain name")
-        result[fmt] = tuple(f"{fmt}/{name}" for name in names)
-    return result
-
-
 def _select(
     service_tags: ServiceTags,
     tag_names: Sequence[str],
@@ -369,12 +205,22 @@ def _families(views: Sequence[TagView]) -> tuple[list[str], list[str]]:
     return sorted_families(itertools.chain.from_iterable(v.prefixes for v in views))
 
 
+def _check_needs(formats: Sequence[Format], settings: RenderSettings) -> None:
+    for fmt in formats:
+        missing = fmt.missing_settings(settings.of(fmt.name, fmt.options))
+        if missing:
+            reason = f": {fmt.needs_reason}" if fmt.needs_reason else ""
+            raise ConfigError(
+                f"the {fmt.name} format needs {', '.join(missing)} in the config file{reason}"
+            )
+
+
 def render_formats(
     service_tags: ServiceTags,
     tag_names: Sequence[str],
     formats: Sequence[str],
     *,
-    options: RenderOptions | None = None,
+    settings: RenderSettings | None = None,
     changes: ChangeSet | None = None,
     templates_dir: Path | None = None,
     allow_empty: bool = False,
@@ -382,75 +228,59 @@ def render_formats(
 ) -> dict[str, str]:
     """Render ``formats`` for the tags; returns relative output path -> file text.
 
-    With ``changes`` (the diff from the previous version) and ``paloalto``, the incremental
-    PAN-OS commands are rendered too. Each value a template may read is computed once, and
-    only when some requested template reads it.
+    With ``changes`` (the diff from the previous version), formats with incremental outputs
+    (PAN-OS) render those too. Each value a template may read is computed once, and only when
+    some requested template reads it.
     """
     user_dir = templates_dir.resolve() if templates_dir else None
-    outputs = format_outputs(formats, user_dir)
-    options = options or RenderOptions()
-    prefix_free = all(fmt in _PREFIX_FREE for fmt in outputs)
+    chosen = resolve_formats(formats, user_dir)
+    settings = settings or RenderSettings()
+    _check_needs(chosen, settings)
+    prefix_free = all(not fmt.lists_prefixes for fmt in chosen)
     views = _select(service_tags, tag_names, regions, allow_empty or prefix_free)
     v4, v6 = _families(views)
-    context: dict[str, Any] = {
+    selection = Selection(service_tags, views, v4, v6, changes)
+    namespace = {name: settings.of(name, fmt.options) for name, fmt in BUILTIN.items()}
+    namespace.update(settings.by_format)
+    shared: dict[str, Any] = {
         "header": _header(service_tags, views),
-        "options": options,
         "tags": views,
         "v4": v4,
         "v6": v6,
         "cloud": service_tags.cloud,
         "change_number": service_tags.change_number,
-    }
-    lazy: dict[str, Callable[[], Any]] = {
-        "ipsets": lambda: [
-            _ipset(options.ipset_v4, "inet", v4),
-            _ipset(options.ipset_v6, "inet6", v6),
-        ],
-        # nft interval sets refuse overlapping elements: give them the merged networks.
-        "merged_v4": lambda: merge_family(v4, v6=False),
-        "merged_v6": lambda: merge_family(v6, v6=True),
-        "panos": lambda: _panos(views, options),
-        "windows_rules": lambda: _windows_rules(
-            views, options.windows_group, options.windows_chunk
-        ),
-        "mdi": lambda: _mdi(options),
-        "mdi_windows": lambda: _windows_rules(
-            views, options.mdi_windows_group, options.windows_chunk
-        ),
-        "proxy": lambda: _proxy(options),
+        "render": namespace,
     }
     env = _environment(user_dir)
-
-    def render(output: str) -> str:
-        wanted = _variables(env, output)
-        for key in lazy if wanted is None else wanted & lazy.keys():
-            if key not in context:
-                context[key] = lazy[key]()
-        return _render(env, output, context)
-
-    files = {output: render(output) for names in outputs.values() for output in names}
-    if changes is not None and "paloalto" in outputs:
-        context.update(plan=_panos_plan(views, changes, options), changes=changes)
-        files[INCREMENTAL_OUTPUT] = render(INCREMENTAL_OUTPUT)
-    return files
-
-
-def _mdi(options: RenderOptions) -> dict[str, Any]:
-    from tagsync.formats.mdi import mdi_context
-
-    return mdi_context(
-        options.mdi_groups,
-        options.panos_prefix,
-        options.panos_group_limit,
-        options.mdi_windows_group,
-        options.windows_chunk,
-    )
+    files: dict[str, str] = {}
+    incremental: dict[str, str] = {}
+    for fmt in chosen:
+        own = settings.of(fmt.name, fmt.options)
+        context = {**shared, "options": own if fmt.builtin else LegacyOptions(settings)}
+        lazy: dict[str, Callable[[], Any]] = {
+            "merged_v4": lambda: selection.merged_v4,
+            "merged_v6": lambda: selection.merged_v6,
+            **fmt.context(selection, settings),
+        }
+        for output in fmt.outputs:
+            files[output] = _render_output(env, output, context, lazy)
+        if changes is not None:
+            for output in fmt.incremental_outputs:
+                incremental[output] = _render_output(env, output, context, lazy)
+    return {**files, **incremental}
 
 
-def _proxy(options: RenderOptions) -> Any:
-    from tagsync.formats.proxy import proxy_view
-
-    return proxy_view(options)
+def _render_output(
+    env: jinja2.Environment,
+    output: str,
+    context: dict[str, Any],
+    lazy: Mapping[str, Callable[[], Any]],
+) -> str:
+    wanted = _variables(env, output)
+    for key in lazy if wanted is None else wanted & lazy.keys():
+        if key not in context:
+            context[key] = lazy[key]()
+    return _render(env, output, context)
 
 
 def _render(env: jinja2.Environment, output: str, context: Mapping[str, Any]) -> str:

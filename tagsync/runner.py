@@ -66,8 +66,9 @@ class CheckResult:
 
 def check_formats(config: Config) -> tuple[str, ...]:
     """Formats to render: ``check.formats``, else the top-level ``formats``, else the formats
-    that need no site-specific input. ``all`` stands for every format."""
-    from tagsync.render import FORMATS, SITE_NEUTRAL_FORMATS
+    that need no site-specific input. ``all`` stands for those."""
+    from tagsync.formats.base import did_you_mean
+    from tagsync.formats.registry import ALL, BUILTIN, site_neutral
 
     where = str(config.path or "config")
     section = config.section("check")
@@ -81,18 +82,19 @@ def check_formats(config: Config) -> tuple[str, ...]:
     if raw is None and config.section("formats") is not None:
         raw, key = config.section("formats"), "formats"
     if raw is None:
-        return tuple(SITE_NEUTRAL_FORMATS)
+        return site_neutral()
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
         raise ConfigError(f"{where}: {key} must be a non-empty list of format names")
-    if "all" in raw:
+    if ALL in raw:
         # As in `tagsync render all`: every format that needs no site-specific settings.
-        raw = [*SITE_NEUTRAL_FORMATS, *(name for name in raw if name != "all")]
-    bad = [name for name in raw if name not in FORMATS]
+        raw = [*site_neutral(), *(name for name in raw if name != ALL)]
+    bad = [name for name in raw if name not in BUILTIN]
     if bad:
         raise ConfigError(
-            f"{where}: {key}: unknown format {bad[0]!r}; choose from {', '.join(FORMATS)}"
+            f"{where}: {key}: unknown format {bad[0]!r}{did_you_mean(bad[0], BUILTIN)}; "
+            f"choose from {', '.join(BUILTIN)}"
         )
     return tuple(dict.fromkeys(raw))
 
@@ -145,14 +147,14 @@ def _render(
     formats: Sequence[str],
     allow_empty: bool,
 ) -> dict[str, str]:
-    from tagsync.render import render_formats, render_options
+    from tagsync.render import render_formats, render_settings
 
     present = [name for name in names if name in loaded.service_tags.tags]
     return render_formats(
         loaded.service_tags,
         present,
         formats,
-        options=render_options(config.section("render")),
+        settings=render_settings(config.section("render")),
         # Without a change the incremental PAN-OS commands of the last change stay in place.
         changes=changes if changes.changed else None,
         allow_empty=allow_empty,

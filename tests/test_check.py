@@ -29,8 +29,11 @@ from typer.testing import CliRunner
 from tagsync.cli import app
 from tagsync.config import load_config
 from tagsync.errors import ConfigError
-from tagsync.render import SITE_NEUTRAL_FORMATS
+from tagsync.formats.registry import site_neutral
 from tagsync.runner import check_formats
+
+SITE_NEUTRAL_FORMATS = site_neutral()
+
 
 ATP = "AzureAdvancedThreatProtection"
 OLD, NEW = "20250728", "20250804"  # AATP: 13.87.32.4/32 replaces 51.143.192.112/29

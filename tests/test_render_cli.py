@@ -98,7 +98,7 @@ def test_config_render_section(runner: CliRunner, state_dir: Path, tmp_path: Pat
     config = tmp_path / "config.yaml"
     config.write_text(
         "render:\n  iptables:\n    chain: MY-CHAIN\n"
-        "  mdi_sensor:\n    dns_servers: [10.0.0.53]\n    radius_servers: [10.0.0.9]\n"
+        "  mdi-sensor:\n    dns_servers: [10.0.0.53]\n    radius_servers: [10.0.0.9]\n"
         "    device_subnets: [10.0.0.0/8]\n    sensors: [10.0.0.2]\n"
     )
     code, out, err = run(
@@ -118,7 +118,7 @@ def test_errors_are_one_line(runner: CliRunner, state_dir: Path, tmp_path: Path)
     empty.write_text(json.dumps({"changeNumber": 1, "cloud": "Public", "values": [entry]}))
     cases = [
         (["render", "cisco", *base], 2, "unknown format cisco"),
-        (["render", "mdi-sensor", *base], 2, "render.mdi_sensor.dns_servers"),
+        (["render", "mdi-sensor", *base], 2, "render.mdi-sensor.dns_servers"),
         (["render", "iptables", "-c", str(bad), *base], 2, "render.iptables.chain"),
         (["render", "windows", "--templates", str(tmp_path / "none"), *base], 2, "not found"),
         (["render", "windows", "-t", "No;Such", *base], 3, "no tag named"),

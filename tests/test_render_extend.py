@@ -16,9 +16,12 @@ from typer.testing import CliRunner
 from tagsync.cli import app
 from tagsync.errors import ConfigError, DataError
 from tagsync.formats.paloalto import object_name, object_names
+from tagsync.formats.registry import BUILTIN
 from tagsync.model import parse_service_tags
 from tagsync.prefixes import sort_prefixes
-from tagsync.render import FORMATS, render_formats, render_options
+from tagsync.render import render_formats, render_settings
+
+FORMATS = tuple(BUILTIN)
 
 SAMPLE_TEMPLATES = REPO / "samples" / "templates"
 FORTIOS_NAME_MAX = 63  # group/address names: 63 before FortiOS 6.2, 79 since
@@ -169,8 +172,8 @@ def test_format_directory_rules(tmp_path: Path) -> None:
 
 def test_user_formats_get_every_variable_and_filter(tmp_path: Path) -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes())
-    (tmp_path / "all").mkdir()
-    (tmp_path / "all" / "vars.txt.j2").write_text(
+    (tmp_path / "every").mkdir()
+    (tmp_path / "every" / "vars.txt.j2").write_text(
         "{{ header | length }} {{ cloud }} {{ change_number }} {{ tags[0].name }}\n"
         "{{ v4 | length }} {{ v6 | length }} {{ tags[0].v4 | length }} {{ tags[0].v6 | length }}\n"
         "{{ ipsets[0].name }} {{ merged_v4 | length }} {{ merged_v6 | length }}\n"
@@ -180,19 +183,19 @@ def test_user_formats_get_every_variable_and_filter(tmp_path: Path) -> None:
         "{{ v4[:2] | lines('ip {}') }}\n"
     )
     files = render_formats(
-        st, ["AzureAdvancedThreatProtection"], ["all"], templates_dir=tmp_path,
-        options=render_options({"proxy": {"host": "p.example"}}),
+        st, ["AzureAdvancedThreatProtection"], ["every"], templates_dir=tmp_path,
+        settings=render_settings({"proxy": {"host": "p.example"}}),
     )  # fmt: skip
-    lines = files["all/vars.txt"].splitlines()
+    lines = files["every/vars.txt"].splitlines()
     assert lines[0] == "5 Public 365 AzureAdvancedThreatProtection"
     assert lines[4].startswith("4.232.24.24 255.255.255.248 'it''s' 'a b' \"x\\\"y\"")
     assert lines[6:] == ["ip 4.232.24.24/29", "ip 9.160.40.24/29"]
     # Values a template does not read are not computed: no site config needed for them.
-    (tmp_path / "all" / "vars.txt.j2").write_text("{{ v4 | length }}\n")
-    render_formats(st, ["AzureAdvancedThreatProtection"], ["all"], templates_dir=tmp_path)
-    (tmp_path / "all" / "vars.txt.j2").write_text("{{ mdi.rules | length }}\n")
+    (tmp_path / "every" / "vars.txt.j2").write_text("{{ v4 | length }}\n")
+    render_formats(st, ["AzureAdvancedThreatProtection"], ["every"], templates_dir=tmp_path)
+    (tmp_path / "every" / "vars.txt.j2").write_text("{{ mdi.rules | length }}\n")
     with pytest.raises(ConfigError, match="dns_servers"):
-        render_formats(st, ["AzureAdvancedThreatProtection"], ["all"], templates_dir=tmp_path)
+        render_formats(st, ["AzureAdvancedThreatProtection"], ["every"], templates_dir=tmp_path)
 
 
 # --- the lines filter --------------------------------------------------------------------------

@@ -14,13 +14,16 @@ from conftest import SAMPLE_NEW, SAMPLE_OLD
 
 import tagsync
 from tagsync.diff import diff_service_tags
+from tagsync.formats.registry import BUILTIN
 from tagsync.model import parse_service_tags
-from tagsync.render import FORMATS, render_formats, render_options
+from tagsync.render import render_formats, render_settings
+
+FORMATS = tuple(BUILTIN)
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
 TAG = "AzureAdvancedThreatProtection"
 CONFIG = {
-    "mdi_sensor": {
+    "mdi-sensor": {
         "dns_servers": ["10.0.0.53", "10.0.1.53", "fd00::53"],
         "radius_servers": ["10.0.5.10"],
         "device_subnets": ["10.0.0.0/16", "10.1.0.0/16", "fd00::/48"],
@@ -40,7 +43,7 @@ def rendered() -> dict[str, str]:
         new,
         [TAG],
         FORMATS,
-        options=render_options(CONFIG),
+        settings=render_settings(CONFIG),
         changes=diff_service_tags(old, new, [TAG]),
     )
     # The golden files do not change with the version number.
@@ -81,7 +84,7 @@ def test_golden_files_pass_the_strict_parsers() -> None:
     config = check_full(FILES["paloalto/set-commands.txt"], 100)
     assert len(config.groups) == 2
     old = parse_service_tags(SAMPLE_OLD.read_bytes())
-    previous = render_formats(old, [TAG], ["paloalto"], options=render_options(CONFIG))
+    previous = render_formats(old, [TAG], ["paloalto"], settings=render_settings(CONFIG))
     replayed = check_full(previous["paloalto/set-commands.txt"], 100)
     replayed.apply(FILES["paloalto/incremental-set-commands.txt"])
     assert (replayed.objects, replayed.groups) == (config.objects, config.groups)

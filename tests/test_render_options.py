@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from tagsync.errors import ConfigError
-from tagsync.formats.options import address_list
+from tagsync.formats.checks import address_list
 
 
 def test_addresses_and_networks_become_sorted_canonical_prefixes() -> None:

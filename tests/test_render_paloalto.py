@@ -13,8 +13,9 @@ import pytest
 from conftest import SAMPLE_NEW, public
 
 from tagsync.diff import diff_service_tags
+from tagsync.formats.paloalto import PaloAltoOptions
 from tagsync.model import ServiceTags, parse_service_tags
-from tagsync.render import RenderOptions, render_formats
+from tagsync.render import RenderSettings, render_formats
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
 LINE = {
@@ -119,8 +120,8 @@ def test_set_commands_hold_exactly_the_tag(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_azurecloud_is_split_into_groups_under_the_limit() -> None:
     path = public("20251006")
-    options = RenderOptions(panos_group_limit=1000)
-    files = render_formats(load(path), ["AzureCloud"], ["paloalto"], options=options)
+    settings = RenderSettings().with_options("paloalto", PaloAltoOptions(group_member_limit=1000))
+    files = render_formats(load(path), ["AzureCloud"], ["paloalto"], settings=settings)
     config = check_full(files["paloalto/set-commands.txt"], 1000)
     want = json_prefixes(path, "AzureCloud")
     assert config.prefixes() == want

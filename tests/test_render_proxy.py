@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from tagsync.cli import app
 from tagsync.errors import ConfigError
+from tagsync.formats.registry import site_neutral
 from tagsync.model import parse_service_tags
-from tagsync.render import SITE_NEUTRAL_FORMATS, render_formats, render_options
+from tagsync.render import render_formats, render_settings
 
 TAG = "AzureAdvancedThreatProtection"
 SQUID = os.environ.get("TAGSYNC_SQUID") or shutil.which("squid")
@@ -29,7 +30,7 @@ needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 def render(section: dict[str, Any]) -> dict[str, str]:
     path = public("20251006")
     st = parse_service_tags(path.read_bytes(), source=str(path))
-    return render_formats(st, [TAG], ["proxy"], options=render_options({"proxy": section}))
+    return render_formats(st, [TAG], ["proxy"], settings=render_settings({"proxy": section}))
 
 
 def squid_parse(tmp_path: Path, snippet: str, before: str = "") -> subprocess.CompletedProcess[str]:
@@ -236,14 +237,14 @@ def test_pac_runs_in_node(tmp_path: Path) -> None:
 )
 def test_bad_proxy_config_is_refused(section: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
-        render_options({"proxy": section})
+        render_settings({"proxy": section})
 
 
 def test_without_a_proxy_host_the_format_is_a_clear_error() -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes())
     with pytest.raises(ConfigError, match=r"render\.proxy\.host"):
         render_formats(st, [TAG], ["proxy"])
-    assert "proxy" not in SITE_NEUTRAL_FORMATS
+    assert "proxy" not in site_neutral()
 
 
 def test_cli_proxy(runner: CliRunner, state_dir: Path, tmp_path: Path) -> None:

@@ -13,14 +13,14 @@ import pytest
 from conftest import SAMPLE_NEW
 
 from tagsync.errors import ConfigError, DataError, GuardError
+from tagsync.formats.iptables import IptablesOptions
+from tagsync.formats.registry import BUILTIN, site_neutral
+from tagsync.formats.windows import WindowsOptions
 from tagsync.model import ServiceTags, Tag, parse_service_tags
-from tagsync.render import (
-    FORMATS,
-    SITE_NEUTRAL_FORMATS,
-    RenderOptions,
-    render_formats,
-    render_options,
-)
+from tagsync.render import render_formats, render_settings
+
+FORMATS = tuple(BUILTIN)
+SITE_NEUTRAL_FORMATS = site_neutral()
 
 HOSTILE = [
     'a"b',
@@ -35,7 +35,7 @@ HOSTILE = [
     "A" * 300,
 ]
 MDI = {
-    "mdi_sensor": {
+    "mdi-sensor": {
         "dns_servers": ["10.0.0.53"],
         "radius_servers": ["10.0.5.10"],
         "device_subnets": ["10.0.0.0/16"],
@@ -126,10 +126,10 @@ def test_hostile_change_number_and_digest_are_refused() -> None:
         {"expressroute": {"circuit": "c`x`"}},
         {"expressroute": {"communities": ["12076:5220; reboot"]}},
         {"expressroute": {"location": "West Europe"}},
-        {"mdi_sensor": {"dns_servers": ["10.0.0.53"]}},
-        {"mdi_sensor": {**MDI["mdi_sensor"], "dns_servers": []}},
-        {"mdi_sensor": {**MDI["mdi_sensor"], "device_subnets": ["10.0.0.0/33"]}},
-        {"mdi_sensor": {**MDI["mdi_sensor"], "sensors": ["10.0.0.1; reboot"]}},
+        {"mdi-sensor": {"dns_servers": ["10.0.0.53"]}},
+        {"mdi-sensor": {**MDI["mdi-sensor"], "dns_servers": []}},
+        {"mdi-sensor": {**MDI["mdi-sensor"], "device_subnets": ["10.0.0.0/33"]}},
+        {"mdi-sensor": {**MDI["mdi-sensor"], "sensors": ["10.0.0.1; reboot"]}},
         {"unknown": {}},
         {"iptables": {"chian": "X"}},
         ["not", "a", "mapping"],
@@ -137,20 +137,20 @@ def test_hostile_change_number_and_digest_are_refused() -> None:
 )
 def test_bad_config_values_are_config_errors(section: Any) -> None:
     with pytest.raises(ConfigError):
-        render_options(section)
+        render_settings(section)
 
 
 def test_options_built_in_code_are_checked_too() -> None:
     with pytest.raises(ConfigError):
-        RenderOptions(chain="bad chain")
+        IptablesOptions(chain="bad chain")
     with pytest.raises(ConfigError):
-        RenderOptions(windows_chunk=5000)
+        WindowsOptions(chunk_size=5000)
 
 
 def test_quotes_in_config_values_are_escaped_where_allowed() -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes())
-    options = render_options({"windows": {"group": "it's $(x) `y`; z"}})
-    text = render_formats(st, ["AzureAdvancedThreatProtection"], ["windows"], options=options)
+    settings = render_settings({"windows": {"group": "it's $(x) `y`; z"}})
+    text = render_formats(st, ["AzureAdvancedThreatProtection"], ["windows"], settings=settings)
     script = text["windows/rules.ps1"]
     assert "$group = 'it''s $(x) `y`; z'" in script
 
@@ -185,19 +185,19 @@ def empty_tags() -> ServiceTags:
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "proxy"])
 def test_empty_prefix_list_is_refused(fmt: str) -> None:
     with pytest.raises(GuardError, match="--allow-empty"):
-        render_formats(empty_tags(), ["Empty"], [fmt], options=render_options(MDI))
+        render_formats(empty_tags(), ["Empty"], [fmt], settings=render_settings(MDI))
     with pytest.raises(GuardError, match="--allow-empty"):
-        render_formats(empty_tags(), ["Empty"], [fmt, "proxy"], options=render_options(MDI))
+        render_formats(empty_tags(), ["Empty"], [fmt, "proxy"], settings=render_settings(MDI))
 
 
 def test_proxy_format_lists_no_prefixes_so_an_empty_tag_is_fine() -> None:
-    files = render_formats(empty_tags(), ["Empty"], ["proxy"], options=render_options(MDI))
+    files = render_formats(empty_tags(), ["Empty"], ["proxy"], settings=render_settings(MDI))
     assert "dstdomain .atp.azure.com" in files["proxy/squid.conf"]
 
 
 def test_allow_empty_renders_no_allow_rule_at_all(tmp_path: Path) -> None:
     files = render_formats(
-        empty_tags(), ["Empty"], list(FORMATS), options=render_options(MDI), allow_empty=True
+        empty_tags(), ["Empty"], list(FORMATS), settings=render_settings(MDI), allow_empty=True
     )
     assert "New-NetFirewallRule" not in files["windows/rules.ps1"]
     assert "rulebase" not in files["paloalto/set-commands.txt"]
@@ -221,9 +221,9 @@ def test_allow_empty_renders_no_allow_rule_at_all(tmp_path: Path) -> None:
 def test_output_is_byte_identical_and_has_no_timestamp() -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes(), source="a")
     again = parse_service_tags(SAMPLE_NEW.read_bytes(), source="b")
-    options = render_options(MDI)
-    first = render_formats(st, ["AzureAdvancedThreatProtection"], FORMATS, options=options)
-    second = render_formats(again, ["AzureAdvancedThreatProtection"], FORMATS, options=options)
+    settings = render_settings(MDI)
+    first = render_formats(st, ["AzureAdvancedThreatProtection"], FORMATS, settings=settings)
+    second = render_formats(again, ["AzureAdvancedThreatProtection"], FORMATS, settings=settings)
     assert first == second
     for text in first.values():
         assert "2025-" not in text and "UTC" not in text

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from conftest import public
 
+from tagsync.formats.iptables import ipset_sizing
 from tagsync.model import parse_service_tags
-from tagsync.render import ipset_sizing, render_formats, render_options, write_rendered
+from tagsync.render import render_formats, render_settings, write_rendered
 
 MDI_CONFIG = {
-    "mdi_sensor": {
+    "mdi-sensor": {
         "dns_servers": ["10.0.0.53", "fd00::53"],
         "radius_servers": ["10.0.5.10"],
         "device_subnets": ["10.0.0.0/16", "10.0.0.0/24", "fd00::/48"],  # overlap on purpose
@@ -79,7 +80,7 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         st,
         [request.param],
         ["iptables", "nftables", "mdi-sensor"],
-        options=render_options(MDI_CONFIG),
+        settings=render_settings(MDI_CONFIG),
     )
     out = tmp_path_factory.mktemp(request.param)
     write_rendered(files, out)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from conftest import SAMPLE_NEW, public
 
+from tagsync.formats.windows import WindowsOptions
 from tagsync.model import parse_service_tags
-from tagsync.render import RenderOptions, render_formats, render_options
+from tagsync.render import RenderSettings, render_formats, render_settings
 
 QUOTED = r"'(?:[^'\u2018-\u201b]|'')*'"
 STATIC = {
@@ -126,8 +127,9 @@ def test_sample_script_parses_and_covers_the_tag() -> None:
 def test_azurecloud_is_chunked(chunk: int) -> None:
     path = public("20251006")
     st = parse_service_tags(path.read_bytes())
-    options = RenderOptions(windows_chunk=chunk, windows_group="Azure 'tags' $(x) `y`")
-    text = render_formats(st, ["AzureCloud"], ["windows"], options=options)["windows/rules.ps1"]
+    options = WindowsOptions(chunk_size=chunk, group="Azure 'tags' $(x) `y`")
+    settings = RenderSettings().with_options("windows", options)
+    text = render_formats(st, ["AzureCloud"], ["windows"], settings=settings)["windows/rules.ps1"]
     group, rules = parse_script(text)
     assert group == "Azure 'tags' $(x) `y`"  # quoted, so PowerShell sees it literally
     want = json_prefixes(path, "AzureCloud")
@@ -142,9 +144,9 @@ def test_azurecloud_is_chunked(chunk: int) -> None:
 
 def test_mdi_sensor_script_has_every_port() -> None:
     st = parse_service_tags(SAMPLE_NEW.read_bytes())
-    options = render_options(
+    settings = render_settings(
         {
-            "mdi_sensor": {
+            "mdi-sensor": {
                 "dns_servers": ["10.0.0.53"],
                 "radius_servers": ["10.0.5.10"],
                 "device_subnets": ["10.0.0.0/16", "fd00::/48"],
@@ -152,7 +154,7 @@ def test_mdi_sensor_script_has_every_port() -> None:
             }
         }
     )
-    files = render_formats(st, ["AzureAdvancedThreatProtection"], ["mdi-sensor"], options=options)
+    files = render_formats(st, ["AzureAdvancedThreatProtection"], ["mdi-sensor"], settings=settings)
     _, rules = parse_script(files["mdi-sensor/windows-rules.ps1"])
     ports = {
         (r["Direction"], r["Protocol"], r.get("RemotePort") or r.get("LocalPort")) for r in rules

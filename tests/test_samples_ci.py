@@ -20,7 +20,8 @@ from conftest import SAMPLES
 from tagsync.alerts import load_channels
 from tagsync.alerts.mail import MailChannel
 from tagsync.config import load_config
-from tagsync.render import SITE_NEUTRAL_FORMATS, render_options
+from tagsync.formats.registry import site_neutral
+from tagsync.render import render_settings
 from tagsync.runner import check_formats
 
 WORKFLOW = SAMPLES / "github-workflow.yml"
@@ -204,8 +205,8 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     }
     mail = next(c for c in channels if isinstance(c, MailChannel))
     assert mail.password == "https://secret.example.test/tagsync_smtp_password"
-    assert set(check_formats(config)) == set(SITE_NEUTRAL_FORMATS)
-    render_options(config.section("render"))
+    assert set(check_formats(config)) == set(site_neutral())
+    render_settings(config.section("render"))
     # Secrets live in the environment, never as literal values in the file.
     assert "hooks.slack.com/services/" not in text.replace(
         "https://hooks.slack.com/services/...", ""

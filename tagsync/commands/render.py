@@ -53,7 +53,7 @@ AllowEmptyFlag = Annotated[
 ]
 AgainstOption = Annotated[
     Path | None,
-    typer.Option("--against", help="Previous version for the incremental PAN-OS commands"),
+    typer.Option("--against", help="Previous version for incremental outputs (PAN-OS commands)"),
 ]
 
 
@@ -77,27 +77,20 @@ def render(
     """Render firewall configs (rules, address objects, scripts) for the watched tags."""
     from tagsync.config import default_output_dir
     from tagsync.diff import diff_service_tags
-    from tagsync.render import (
-        SITE_NEUTRAL_FORMATS,
-        format_outputs,
-        render_formats,
-        render_options,
-        write_rendered,
-    )
+    from tagsync.formats.registry import resolve_formats
+    from tagsync.render import render_formats, render_settings, write_rendered
 
-    wanted: list[str] = []
-    for name in (f.lower() for f in formats):
-        # "all" means the formats that need no site config (mdi-sensor needs address groups,
-        # proxy the proxy's address).
-        wanted.extend(SITE_NEUTRAL_FORMATS if name == "all" else [name])
-    wanted = list(dict.fromkeys(wanted))
     if templates is not None and not templates.is_dir():
         from tagsync.errors import ConfigError
 
         raise ConfigError(f"{templates}: templates directory not found")
-    format_outputs(wanted, templates)  # an unknown format fails before any data is loaded
+    # "all" means the formats that need no site config; an unknown format fails before any
+    # data is loaded.
+    chosen = resolve_formats([f.lower() for f in formats], templates)
+    wanted = [fmt.name for fmt in chosen]
     session = open_session(config, cloud, state_dir, page_url)
-    options = render_options(session.config.section("render"))
+    user_formats = [fmt.name for fmt in chosen if not fmt.builtin]
+    settings = render_settings(session.config.section("render"), user_formats)
     from_snapshot = not (download or url or file)
     loaded = session.load(url=url, file=file, prefer_snapshot=from_snapshot, few_tags=True)
     new = loaded.service_tags
@@ -105,7 +98,7 @@ def render(
     use_regions = regions or session.config.regions
 
     changes: ChangeSet | None = None
-    if "paloalto" in wanted:
+    if any(fmt.uses_previous for fmt in chosen):
         old = _previous(session, against, from_snapshot)
         if old is not None:
             from tagsync.model import resolve_tags
@@ -116,7 +109,7 @@ def render(
         new,
         names,
         wanted,
-        options=options,
+        settings=settings,
         changes=changes,
         templates_dir=templates,
         allow_empty=allow_empty,

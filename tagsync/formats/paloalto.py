@@ -1,4 +1,7 @@
-"""PAN-OS naming, group chunking and the add/remove plan for incremental commands.
+"""Palo Alto Networks PAN-OS: set commands, an XML snippet, an EDL, and incremental commands.
+
+This module holds the format's naming, group chunking and the add/remove plan between two
+versions.
 
 Object names come from the prefix itself (``tagsync-n-20.36.0.0/14`` -> ``tagsync-n-20-36-0-0_14``)
 so the same prefix always gets the same name across runs and tags; group names come from the
@@ -8,12 +11,50 @@ tag. Both stay within PAN-OS's 63 characters of letters, digits, ``_`` and ``-``
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["Layout", "Plan", "group_names", "layout", "object_name", "object_names", "plan"]
+from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
+from tagsync.formats.checks import int_between, matching
+from tagsync.prefixes import sort_prefixes
+
+if TYPE_CHECKING:
+    from tagsync.diff import ChangeSet
+    from tagsync.formats.settings import RenderSettings
+
+__all__ = [
+    "FORMAT",
+    "Layout",
+    "PaloAltoOptions",
+    "Plan",
+    "group_names",
+    "layout",
+    "object_name",
+    "object_names",
+    "panos_layout",
+    "plan",
+]
 
 MAX_NAME = 63
+# PAN-OS names: at most 63 characters of letters, digits, "_" and "-". The prefix leaves room
+# for "g-"/"n-" and the longest IPv6 prefix text (39 + "_128").
+PANOS_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,15}")
+PANOS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class PaloAltoOptions(FormatOptions):
+    name_prefix: str = setting("tagsync-", matching(PANOS_PREFIX))
+    group_member_limit: int = setting(2500, int_between(1, 10000))
+    rule_name: str = setting("tagsync-https", matching(PANOS_NAME))
+    from_zone: str = setting("any", matching(PANOS_NAME))
+    to_zone: str = setting("any", matching(PANOS_NAME))
+    vsys: str = setting("vsys1", matching(PANOS_NAME))
+    device: str = setting(
+        "localhost.localdomain", matching(re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}"))
+    )
 
 
 def object_name(prefix: str, name_prefix: str) -> str:
@@ -129,3 +170,44 @@ def plan(old: Layout, new: Layout) -> Plan:
         member_removals=member_removals,
         removed_objects=removed_objects,
     )
+
+
+def panos_layout(views: Sequence[TagView], options: PaloAltoOptions) -> Layout:
+    return layout(
+        [(v.name, v.prefixes) for v in views], options.name_prefix, options.group_member_limit
+    )
+
+
+def _plan(views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions) -> Plan:
+    """The plan from the previous version's layout (rebuilt from the diff) to this one."""
+    old_pairs = []
+    for view in views:
+        change = changes.tags.get(view.name)
+        if change is None:
+            old_pairs.append((view.name, view.prefixes))
+            continue
+        old = (set(view.prefixes) - set(change.added)) | set(change.removed)
+        old_pairs.append((view.name, sort_prefixes(old)))
+    old_layout = layout(old_pairs, options.name_prefix, options.group_member_limit)
+    return plan(old_layout, panos_layout(views, options))
+
+
+def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
+    options = settings.get(PaloAltoOptions)
+    changes = selection.changes
+    return {
+        "panos": lambda: panos_layout(selection.tags, options),
+        "plan": lambda: None if changes is None else _plan(selection.tags, changes, options),
+        "changes": lambda: changes,
+    }
+
+
+FORMAT = Format(
+    name="paloalto",
+    summary="PAN-OS set commands, XML snippet, EDL; incremental commands against a previous "
+    "version",
+    outputs=("paloalto/set-commands.txt", "paloalto/config.xml", "paloalto/edl.txt"),
+    options=PaloAltoOptions,
+    context=_context,
+    incremental_outputs=("paloalto/incremental-set-commands.txt",),
+)

@@ -1,4 +1,4 @@
-"""The Microsoft Defender for Identity sensor port profile, as data the templates render.
+"""The Microsoft Defender for Identity sensor port profile, rendered for every firewall kind.
 
 Ports and directions follow Microsoft's sensor prerequisites (Defender for Identity
 "required ports" table): SSL TCP 443 to the cloud service, DNS TCP/UDP 53 to the DNS servers,
@@ -14,11 +14,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagsync.errors import ConfigError
-from tagsync.formats.options import MdiGroups
-from tagsync.formats.paloalto import group_names, object_name
+from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, setting
+from tagsync.formats.checks import address_list, label, matching
+from tagsync.formats.iptables import CHAIN_NAME, IptablesOptions, ipsets
+from tagsync.formats.nftables import NFT_NAME
+from tagsync.formats.paloalto import PaloAltoOptions, group_names, object_name, panos_layout
+from tagsync.formats.settings import RenderSettings
+from tagsync.formats.windows import WindowsOptions, chunks, windows_rules
 from tagsync.prefixes import aggregate
 
-__all__ = ["PROFILE", "PortRule", "mdi_context"]
+__all__ = ["FORMAT", "PROFILE", "MdiSensorOptions", "PortRule", "mdi_context"]
+
+GROUPS = ("dns_servers", "radius_servers", "device_subnets", "sensors")
+
+
+@dataclass(frozen=True, slots=True)
+class MdiSensorOptions(FormatOptions):
+    """Chain, table and group names, and the site's address groups (canonical CIDRs)."""
+
+    together = GROUPS
+
+    chain_out: str = setting("TAGSYNC-MDI-OUT", matching(CHAIN_NAME))
+    chain_in: str = setting("TAGSYNC-MDI-IN", matching(CHAIN_NAME))
+    nft_table: str = setting("tagsync_mdi", matching(NFT_NAME))
+    windows_group: str = setting("tagsync MDI sensor", label)
+    dns_servers: tuple[str, ...] = setting((), address_list)
+    radius_servers: tuple[str, ...] = setting((), address_list)
+    device_subnets: tuple[str, ...] = setting((), address_list)
+    sensors: tuple[str, ...] = setting((), address_list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +51,7 @@ class PortRule:
     protocol: str  # "tcp" or "udp"
     port: int
     direction: str  # "out" from the sensor, "in" to the sensor, "local" on loopback
-    peer: str  # "cloud", "localhost" or an MdiGroups field name
+    peer: str  # "cloud", "localhost" or one of GROUPS
 
 
 PROFILE: tuple[PortRule, ...] = (
@@ -83,7 +106,7 @@ def _windows_rules(
             addresses = ["127.0.0.1", "::1"]
         else:
             addresses = peers[rule.peer]["v4"] + peers[rule.peer]["v6"]
-        parts = [addresses[i : i + chunk] for i in range(0, len(addresses), chunk)]
+        parts = chunks(addresses, chunk)
         for index, part in enumerate(parts, start=1):
             rules.append(
                 {
@@ -100,28 +123,25 @@ def _windows_rules(
 
 
 def mdi_context(
-    groups: MdiGroups | None,
-    name_prefix: str,
-    limit: int,
-    windows_group: str,
-    windows_chunk: int,
+    groups: MdiSensorOptions, name_prefix: str, limit: int, windows_chunk: int
 ) -> dict[str, Any]:
-    """Template data for the sensor profile; a missing site group is a ConfigError."""
-    if groups is None:
+    """Template data for the sensor profile; the site's address groups must be set."""
+    if not all(getattr(groups, name) for name in GROUPS):
+        # The engine checks FORMAT.needs first; this is for user templates reading `mdi`.
         raise ConfigError(
-            "mdi-sensor needs the address groups render.mdi_sensor.dns_servers, "
-            "radius_servers, device_subnets and sensors in the config file"
+            f"the sensor profile needs {', '.join(f'render.mdi-sensor.{g}' for g in GROUPS)} "
+            "in the config file"
         )
     by_key = {rule.key: rule for rule in PROFILE}
     peers = {name: _split(getattr(groups, name)) for name in _GROUP_LABELS}
     panos_groups: dict[str, list[tuple[str, list[str]]]] = {}
     panos_objects: dict[str, str] = {}
-    for name, label in _GROUP_LABELS.items():
+    for name, group_label in _GROUP_LABELS.items():
         members = [object_name(p, name_prefix) for p in getattr(groups, name)]
         for member, prefix in zip(members, getattr(groups, name), strict=True):
             panos_objects.setdefault(member, prefix)
         chunks = [members[i : i + limit] for i in range(0, len(members), limit)]
-        names = group_names(label, name_prefix, len(chunks))
+        names = group_names(group_label, name_prefix, len(chunks))
         panos_groups[name] = list(zip(names, chunks, strict=True))
     services = {
         rule.key: f"{name_prefix}{rule.protocol}-{rule.port}"
@@ -144,7 +164,7 @@ def mdi_context(
     return {
         "rules": PROFILE,
         "peers_merged": merged,
-        "windows_rules": _windows_rules(peers, windows_group, windows_chunk),
+        "windows_rules": _windows_rules(peers, groups.windows_group, windows_chunk),
         "by_key": by_key,
         "peers": peers,
         "panos_objects": panos_objects,
@@ -155,3 +175,37 @@ def mdi_context(
         "panos_rules": panos_rules,
         "panos_ssl_rule": f"{name_prefix}mdi-ssl",
     }
+
+
+def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
+    options = settings.get(MdiSensorOptions)
+    panos = settings.get(PaloAltoOptions)
+    chunk = settings.get(WindowsOptions).chunk_size
+    return {
+        "mdi": lambda: mdi_context(options, panos.name_prefix, panos.group_member_limit, chunk),
+        "mdi_windows": lambda: windows_rules(selection.tags, options.windows_group, chunk),
+        # The cloud rule matches the iptables format's sets (same names, same contents).
+        "ipsets": lambda: ipsets(selection, settings.get(IptablesOptions)),
+        "panos": lambda: panos_layout(selection.tags, panos),
+    }
+
+
+FORMAT = Format(
+    name="mdi-sensor",
+    summary="Defender for Identity sensor port profile: iptables, nftables, PAN-OS, Windows, "
+    "ports table",
+    outputs=(
+        "mdi-sensor/ipset.restore",
+        "mdi-sensor/iptables.rules",
+        "mdi-sensor/ip6tables.rules",
+        "mdi-sensor/nftables.nft",
+        "mdi-sensor/paloalto-set-commands.txt",
+        "mdi-sensor/windows-rules.ps1",
+        "mdi-sensor/ports.md",
+    ),
+    options=MdiSensorOptions,
+    context=_context,
+    needs=GROUPS,
+    needs_reason="the site's address groups",
+    in_all=False,
+)
