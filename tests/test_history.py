@@ -26,6 +26,7 @@ from tagsync.history import (
     history_of,
     keep_setting,
     record_accepted,
+    tag_history,
     version_back,
 )
 from tagsync.model import parse_service_tags
@@ -114,7 +115,7 @@ def test_unchanged_tags_are_stored_once(full: tuple[Store, list[Path]]) -> None:
 
 def test_tag_history_lists_changes_per_version(full: tuple[Store, list[Path]]) -> None:
     store, files = full
-    result = history_of(store).tag_history(TAG.lower())
+    result = tag_history(history_of(store), TAG.lower())
     assert result.name == TAG
     rows = list(reversed(result.versions))
     assert len(rows) == len(files)
@@ -298,6 +299,6 @@ def test_bad_history_config_via_cli(runner: CliRunner, tmp_path: Path) -> None:
 def test_no_history_yet(tmp_path: Path) -> None:
     store = Store(tmp_path, get_cloud("public"))
     with pytest.raises(DataError, match="no kept versions"):
-        history_of(store).tag_history(TAG)
+        tag_history(history_of(store), TAG)
     with pytest.raises(DataError, match="cannot go back"):
         version_back(store, 1)

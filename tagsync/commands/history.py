@@ -108,13 +108,13 @@ def history(
     Every `tagsync update` that accepts a version records it in the state directory's history
     (config `history: {keep: N}`, default 52 versions); damaged entries are reported and skipped.
     """
-    from tagsync.history import history_of
+    from tagsync.history import history_of, tag_history
 
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     session = open_session(config, cloud, state_dir)
-    result = history_of(session.store()).tag_history(tag)
+    result = tag_history(history_of(session.store()), tag)
     for problem in result.problems:
         note(f"warning: {problem}")
     render = {"text": _text, "markdown": _markdown, "json": _json}[fmt]

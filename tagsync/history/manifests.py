@@ -1,0 +1,153 @@
+"""The on-disk encoding of history entries: manifests, pack references and content ids.
+
+A manifest describes one accepted version: changeNumber, sha256, accepted_at, source, the packs
+it uses and, per tag in file order, the id of the tag's content and the index of the pack
+holding it. Everything is canonical JSON compressed with gzip, byte-identical for equal content.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagsync.history.problems import HistoryDamaged
+
+__all__ = [
+    "FORMAT",
+    "MANIFEST_NAME",
+    "PACK_NAME",
+    "PackRef",
+    "VersionInfo",
+    "canonical_json",
+    "content_id",
+    "gzip_bytes",
+    "manifest_bytes",
+    "parse_manifest",
+    "read_gzip_json",
+]
+
+FORMAT = 1
+_ID = re.compile(r"[0-9a-f]{32}")
+MANIFEST_NAME = re.compile(r"([0-9]{8})\.json\.gz")
+PACK_NAME = re.compile(r"([0-9a-f]{32})\.json\.gz")
+
+
+@dataclass(frozen=True, slots=True)
+class PackRef:
+    id: str
+    objects: int  # how many contents the pack holds, live or not (for retention)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One kept accepted version, as its manifest describes it."""
+
+    seq: int
+    cloud: str
+    change_number: int
+    sha256: str
+    accepted_at: str
+    source: str
+    packs: tuple[PackRef, ...]
+    tags: Mapping[str, tuple[str, int]] = field(repr=False)  # name -> (content id, pack index)
+    path: Path = field(compare=False)
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    # mtime=0: the same content gives the same bytes, hence the same pack id.
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def content_id(data: bytes) -> str:
+    """The id of a tag content or a pack file: a shortened sha256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def read_gzip_json(path: Path) -> Any:
+    """Decompress and parse; any failure becomes HistoryDamaged with a one-line reason."""
+    try:
+        return json.loads(gzip.decompress(path.read_bytes()))
+    except FileNotFoundError:
+        raise HistoryDamaged(f"{path}: missing") from None
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise HistoryDamaged(f"{path}: damaged ({type(exc).__name__})") from None
+
+
+def parse_manifest(raw: Any, seq: int, path: Path) -> VersionInfo:
+    """Check a decoded manifest field by field: history files are data like any other."""
+
+    def bad(what: str) -> HistoryDamaged:
+        return HistoryDamaged(f"{path}: damaged manifest ({what})")
+
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise bad("unknown format")
+    text = {key: raw.get(key) for key in ("cloud", "sha256", "accepted_at", "source")}
+    if not all(isinstance(value, str) for value in text.values()):
+        raise bad("missing fields")
+    number = raw.get("change_number")
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise bad("change_number")
+    packs_raw, tags_raw = raw.get("packs"), raw.get("tags")
+    if not isinstance(packs_raw, list) or not isinstance(tags_raw, dict) or not tags_raw:
+        raise bad("packs or tags")
+    packs: list[PackRef] = []
+    for entry in packs_raw:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("id"), str)
+            and _ID.fullmatch(entry["id"])
+            and isinstance(entry.get("objects"), int)
+        ):
+            raise bad("pack reference")
+        packs.append(PackRef(entry["id"], entry["objects"]))
+    tags: dict[str, tuple[str, int]] = {}
+    for name, ref in tags_raw.items():
+        if not (
+            isinstance(ref, list)
+            and len(ref) == 2
+            and isinstance(ref[0], str)
+            and _ID.fullmatch(ref[0])
+            and type(ref[1]) is int
+            and 0 <= ref[1] < len(packs)
+        ):
+            raise bad(f"reference of tag {name!r:.80}")
+        tags[name] = (ref[0], ref[1])
+    return VersionInfo(
+        seq=seq,
+        cloud=str(text["cloud"]),
+        change_number=number,
+        sha256=str(text["sha256"]),
+        accepted_at=str(text["accepted_at"]),
+        source=str(text["source"]),
+        packs=tuple(packs),
+        tags=tags,
+        path=path,
+    )
+
+
+def manifest_bytes(info: VersionInfo) -> bytes:
+    """The gzip file of a manifest."""
+    document = {
+        "format": FORMAT,
+        "cloud": info.cloud,
+        "change_number": info.change_number,
+        "sha256": info.sha256,
+        "accepted_at": info.accepted_at,
+        "source": info.source,
+        "packs": [{"id": pack.id, "objects": pack.objects} for pack in info.packs],
+        "tags": {name: [object_id, pack] for name, (object_id, pack) in info.tags.items()},
+    }
+    # Not key-sorted: the tags keep the published file order.
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return gzip_bytes(text.encode())

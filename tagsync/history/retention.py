@@ -1,0 +1,96 @@
+"""How many accepted versions the history keeps, and removing the rest.
+
+Retention deletes manifests first, then packs no kept manifest uses, and rewrites packs that are
+mostly garbage (new pack, then manifests, then the old pack goes): a crash at any moment leaves
+every kept version readable. Runs with the store lock held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from tagsync.errors import ConfigError
+from tagsync.history.manifests import PackRef, VersionInfo
+
+if TYPE_CHECKING:
+    from tagsync.config import Config
+    from tagsync.history.packs import History
+
+__all__ = ["DEFAULT_KEEP", "MAX_KEEP", "keep_setting", "prune"]
+
+DEFAULT_KEEP = 52  # a year of weekly updates
+MAX_KEEP = 10_000
+
+
+def keep_setting(config: Config) -> int:
+    """The ``history: {keep: N}`` section: how many accepted versions to keep (0: none)."""
+    section = config.section("history")
+    where = f"{config.path or 'config'}: history"
+    if section is None:
+        return DEFAULT_KEEP
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping like {{keep: {DEFAULT_KEEP}}}")
+    unknown = set(section) - {"keep"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    keep = section.get("keep", DEFAULT_KEEP)
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= MAX_KEEP:
+        raise ConfigError(f"{where}.keep must be a whole number from 0 to {MAX_KEEP}")
+    return keep
+
+
+def prune(history: History, keep: int) -> list[str]:
+    """Keep the newest ``keep`` manifests; drop packs no kept manifest uses; compact.
+
+    Returns a problem line per damaged manifest met.
+    """
+    paths = [path for _, path in history.manifest_paths()]
+    history.delete_manifests(paths[: max(0, len(paths) - keep)])
+    versions, problems = history.versions()
+    _compact(history, versions)
+    # Read again: compaction may just have repointed manifests to a new pack.
+    kept, _ = history.versions()
+    history.delete_packs_except(pack.id for info in kept for pack in info.packs)
+    return problems
+
+
+def _compact(history: History, versions: list[VersionInfo]) -> None:
+    """Rewrite packs that are mostly garbage: the live contents move to one new pack."""
+    live: dict[str, set[str]] = {}
+    totals: dict[str, int] = {}
+    for info in versions:
+        for object_id, pack_index in info.tags.values():
+            pack = info.packs[pack_index]
+            live.setdefault(pack.id, set()).add(object_id)
+            totals[pack.id] = pack.objects
+    sparse = [pid for pid, ids in live.items() if len(ids) * 2 < totals[pid]]
+    moved: dict[str, Any] = {}
+    for pack_id in sparse:
+        if history.pack_intact(pack_id):
+            objects = history.read_pack(pack_id)
+            moved.update({oid: objects[oid] for oid in live[pack_id] if oid in objects})
+    if not moved:
+        return
+    new_pack = history.write_pack(moved)
+    for info in versions:
+        _repoint(history, info, moved, new_pack)
+    # The old packs are now unused: prune deletes them next.
+
+
+def _repoint(
+    history: History, info: VersionInfo, moved: Mapping[str, Any], new_pack: PackRef
+) -> None:
+    """Rewrite one manifest so the contents in ``moved`` come from ``new_pack``."""
+    if not any(oid in moved for oid, _ in info.tags.values()):
+        return
+    packs: dict[str, PackRef] = {}
+    targets: dict[str, PackRef] = {}
+    for name, (object_id, pack_index) in info.tags.items():
+        pack = new_pack if object_id in moved else info.packs[pack_index]
+        packs.setdefault(pack.id, pack)
+        targets[name] = pack
+    index = {pack_id: position for position, pack_id in enumerate(packs)}
+    tags = {name: (oid, index[targets[name].id]) for name, (oid, _) in info.tags.items()}
+    history.write_manifest(replace(info, packs=tuple(packs.values()), tags=tags))
