@@ -1,9 +1,25 @@
 """Windows Firewall: a PowerShell script creating outbound TCP 443 allow rules, chunked so no
-rule holds more remote addresses than Windows handles well."""
+rule holds more remote addresses than Windows handles well.
+
+The script replaces the rules of its group make-before-break: it creates this file's rules
+under new names (the names end in this file's version, a digest of its rules, and a run
+number), and only when every one exists removes the group's previous rules. If a creation
+fails it removes what it created, leaves the previous rules in place and exits 1.
+
+Cmdlets and parameters as documented by Microsoft (NetSecurity module):
+New-NetFirewallRule (-Name, -DisplayName, -Group, -Direction, -Action, -Protocol,
+-RemotePort/-LocalPort, -Profile, -RemoteAddress; returns the new rule),
+Get-NetFirewallRule -Group (wildcards accepted, so the group is escaped and compared exactly
+too) and Remove-NetFirewallRule -InputObject (the rule object itself, never a name pattern):
+https://learn.microsoft.com/powershell/module/netsecurity/new-netfirewallrule ,
+.../get-netfirewallrule and .../remove-netfirewallrule.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +27,14 @@ from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, 
 from tagsync.formats.checks import int_between, label
 from tagsync.formats.settings import RenderSettings
 
-__all__ = ["FORMAT", "MAX_WINDOWS_CHUNK", "WindowsOptions", "chunks", "windows_rules"]
+__all__ = [
+    "FORMAT",
+    "MAX_WINDOWS_CHUNK",
+    "WindowsOptions",
+    "chunks",
+    "rules_version",
+    "windows_rules",
+]
 
 MAX_WINDOWS_CHUNK = 1000  # the practical RemoteAddress limit per rule
 
@@ -27,7 +50,8 @@ def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 def windows_rules(views: Sequence[TagView], group: str, size: int) -> list[dict[str, Any]]:
-    """One rule per ``size`` prefixes of each tag, named ``<group>-<tag>-<NNN>``."""
+    """One rule per ``size`` prefixes of each tag, named ``<group>-<tag>-<NNN>`` (the script
+    appends the version and run number at run time)."""
     rules = []
     for view in views:
         parts = chunks(view.prefixes, size)
@@ -40,6 +64,19 @@ def windows_rules(views: Sequence[TagView], group: str, size: int) -> list[dict[
                 }
             )
     return rules
+
+
+def rules_version(rules: Iterable[Mapping[str, Any]]) -> str:
+    """``v`` and 8 hex digits of a digest of everything the rules say: the same rules always
+    give the same version (byte-identical scripts), any change to a name, port or address
+    gives another, so a new file never reuses the names of the rules it replaces."""
+    canonical = json.dumps(
+        [{key: list(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+          for key, v in sorted(rule.items())} for rule in rules],
+        sort_keys=True,
+        separators=(",", ":"),
+    )  # fmt: skip
+    return "v" + hashlib.sha256(canonical.encode()).hexdigest()[:8]
 
 
 def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
@@ -55,4 +92,6 @@ FORMAT = Format(
     outputs=("windows/rules.ps1",),
     options=WindowsOptions,
     context=_context,
+    # The sensor profile's Windows script versions its rules the same way.
+    filters={"rules_version": rules_version},
 )

@@ -5,350 +5,366 @@
 # source sha256: 2bdacdc89bd64bad7fa1cd289ab9533160e8475de204c296c831ea7cba6c870e
 #
 # Defender for Identity sensor ports as Windows Firewall rules on the sensor.
-# Run in an elevated PowerShell. Idempotent: the rules of the group made by the last run are
-# removed first, then created anew from this file.
+# Run in an elevated PowerShell: powershell -File windows-rules.ps1
+# Make-before-break: the rules below are created under new names while the group's rules from
+# the last run stay in force; only when every new rule exists are the previous ones removed.
+# If creating fails, what this run created is removed, the previous rules are left as they
+# were, and the script exits 1 (2: new rules in place, removing a previous one failed).
 #Requires -RunAsAdministrator
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $group = 'tagsync MDI sensor'
-Get-NetFirewallRule -Group $group -ErrorAction SilentlyContinue | Remove-NetFirewallRule
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-001'
-    DisplayName   = 'tagsync MDI sensor: AzureAdvancedThreatProtection HTTPS (1 of 2)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort    = '443'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '4.232.24.24/29'
-        '9.160.40.24/29'
-        '9.205.32.24/29'
-        '13.87.32.4/32'
-        '20.17.48.24/29'
-        '20.17.112.24/29'
-        '20.21.32.24/29'
-        '20.36.120.112/29'
-        '20.37.64.112/29'
-        '20.37.156.192/29'
-        '20.37.195.8/29'
-        '20.37.224.112/29'
-        '20.38.84.96/29'
-        '20.38.136.112/29'
-        '20.39.11.16/29'
-        '20.41.4.96/29'
-        '20.41.65.128/29'
-        '20.41.192.112/29'
-        '20.42.4.192/29'
-        '20.42.129.176/29'
-        '20.42.224.112/29'
-        '20.43.41.144/29'
-        '20.43.65.136/29'
-        '20.43.130.88/29'
-        '20.45.112.112/29'
-        '20.45.192.112/29'
-        '20.51.14.64/29'
-        '20.62.135.224/29'
-        '20.66.6.80/29'
-        '20.72.16.24/29'
-        '20.82.244.24/29'
-        '20.86.88.184/29'
-        '20.113.248.104/29'
-        '20.150.160.112/29'
-        '20.189.106.120/29'
-        '20.192.160.24/29'
-        '20.192.225.16/29'
-        '20.195.69.80/29'
-        '20.215.0.24/29'
-        '20.217.40.24/29'
-        '20.217.248.24/29'
-        '40.67.48.112/29'
-        '40.74.30.96/29'
-        '40.80.56.112/29'
-        '40.80.168.112/29'
-        '40.80.188.16/29'
-        '40.82.253.64/29'
-        '40.89.16.112/29'
-        '40.119.9.224/29'
-        '48.216.16.24/29'
-        '48.219.192.24/29'
-        '51.12.46.232/29'
-        '51.12.198.192/29'
-        '51.53.24.24/29'
-        '51.53.168.24/29'
-        '51.104.25.144/29'
-        '51.105.80.112/29'
-        '51.105.88.112/29'
-        '51.107.48.112/29'
-        '51.107.144.112/29'
-        '51.120.40.112/29'
-        '51.120.224.112/29'
-        '51.137.161.128/29'
-        '51.143.214.56/29'
-        '52.136.48.112/29'
-        '52.140.104.112/29'
-        '52.150.139.64/29'
-        '52.228.81.128/29'
-        '57.151.208.24/29'
-        '68.210.160.24/29'
-        '68.211.19.160/29'
-        '68.221.80.24/29'
-        '70.153.152.24/29'
-        '74.7.40.24/29'
-        '74.7.176.24/29'
-        '130.213.133.250/31'
-        '130.213.133.252/30'
-        '134.138.64.24/29'
-        '135.18.128.96/32'
-        '158.23.96.24/29'
-        '172.194.64.24/29'
-        '172.198.80.24/29'
-        '172.204.152.24/29'
-        '191.233.8.24/29'
-        '191.235.225.136/29'
-        '2603:1000:4::140/123'
-        '2603:1000:104:1::140/123'
-        '2603:1010:6:1::140/123'
-        '2603:1010:101::140/123'
-        '2603:1010:304::140/123'
-        '2603:1010:404::140/123'
-        '2603:1010:502::180/123'
-        '2603:1020:5:1::140/123'
-        '2603:1020:104:3::6e0/123'
-        '2603:1020:206:1::140/123'
-        '2603:1020:305::140/123'
-        '2603:1020:405::140/123'
-        '2603:1020:605::140/123'
-        '2603:1020:705:1::140/123'
-        '2603:1020:805:1::140/123'
-    )
+# This file's version (a digest of its rules): the same file always makes the same names.
+$version = 'v492a0f3d'
+# The group's rules from the last run, removed only after every rule below exists. The group
+# is matched exactly (-Group takes wildcards, so it is escaped, then compared).
+$previous = @(Get-NetFirewallRule -Group ([WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
+# Running the same file again: the next run number, so no new name is already in use.
+$run = 1
+while (@($previous | Where-Object { $_.Name.EndsWith("-$version-$run") }).Count -gt 0) { $run++ }
+$suffix = "-$version-$run"
+$created = [System.Collections.Generic.List[object]]::new()
+try {
+    $rule = @{
+        Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: AzureAdvancedThreatProtection HTTPS (1 of 2)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort    = '443'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '4.232.24.24/29'
+            '9.160.40.24/29'
+            '9.205.32.24/29'
+            '13.87.32.4/32'
+            '20.17.48.24/29'
+            '20.17.112.24/29'
+            '20.21.32.24/29'
+            '20.36.120.112/29'
+            '20.37.64.112/29'
+            '20.37.156.192/29'
+            '20.37.195.8/29'
+            '20.37.224.112/29'
+            '20.38.84.96/29'
+            '20.38.136.112/29'
+            '20.39.11.16/29'
+            '20.41.4.96/29'
+            '20.41.65.128/29'
+            '20.41.192.112/29'
+            '20.42.4.192/29'
+            '20.42.129.176/29'
+            '20.42.224.112/29'
+            '20.43.41.144/29'
+            '20.43.65.136/29'
+            '20.43.130.88/29'
+            '20.45.112.112/29'
+            '20.45.192.112/29'
+            '20.51.14.64/29'
+            '20.62.135.224/29'
+            '20.66.6.80/29'
+            '20.72.16.24/29'
+            '20.82.244.24/29'
+            '20.86.88.184/29'
+            '20.113.248.104/29'
+            '20.150.160.112/29'
+            '20.189.106.120/29'
+            '20.192.160.24/29'
+            '20.192.225.16/29'
+            '20.195.69.80/29'
+            '20.215.0.24/29'
+            '20.217.40.24/29'
+            '20.217.248.24/29'
+            '40.67.48.112/29'
+            '40.74.30.96/29'
+            '40.80.56.112/29'
+            '40.80.168.112/29'
+            '40.80.188.16/29'
+            '40.82.253.64/29'
+            '40.89.16.112/29'
+            '40.119.9.224/29'
+            '48.216.16.24/29'
+            '48.219.192.24/29'
+            '51.12.46.232/29'
+            '51.12.198.192/29'
+            '51.53.24.24/29'
+            '51.53.168.24/29'
+            '51.104.25.144/29'
+            '51.105.80.112/29'
+            '51.105.88.112/29'
+            '51.107.48.112/29'
+            '51.107.144.112/29'
+            '51.120.40.112/29'
+            '51.120.224.112/29'
+            '51.137.161.128/29'
+            '51.143.214.56/29'
+            '52.136.48.112/29'
+            '52.140.104.112/29'
+            '52.150.139.64/29'
+            '52.228.81.128/29'
+            '57.151.208.24/29'
+            '68.210.160.24/29'
+            '68.211.19.160/29'
+            '68.221.80.24/29'
+            '70.153.152.24/29'
+            '74.7.40.24/29'
+            '74.7.176.24/29'
+            '130.213.133.250/31'
+            '130.213.133.252/30'
+            '134.138.64.24/29'
+            '135.18.128.96/32'
+            '158.23.96.24/29'
+            '172.194.64.24/29'
+            '172.198.80.24/29'
+            '172.204.152.24/29'
+            '191.233.8.24/29'
+            '191.235.225.136/29'
+            '2603:1000:4::140/123'
+            '2603:1000:104:1::140/123'
+            '2603:1010:6:1::140/123'
+            '2603:1010:101::140/123'
+            '2603:1010:304::140/123'
+            '2603:1010:404::140/123'
+            '2603:1010:502::180/123'
+            '2603:1020:5:1::140/123'
+            '2603:1020:104:3::6e0/123'
+            '2603:1020:206:1::140/123'
+            '2603:1020:305::140/123'
+            '2603:1020:405::140/123'
+            '2603:1020:605::140/123'
+            '2603:1020:705:1::140/123'
+            '2603:1020:805:1::140/123'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-002' + $suffix
+        DisplayName   = 'tagsync MDI sensor: AzureAdvancedThreatProtection HTTPS (2 of 2)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort    = '443'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '2603:1020:905::140/123'
+            '2603:1020:a04:1::140/123'
+            '2603:1020:b04::140/123'
+            '2603:1020:c04:1::140/123'
+            '2603:1020:d04::140/123'
+            '2603:1020:e04:1::140/123'
+            '2603:1020:f04::140/123'
+            '2603:1020:1004::140/123'
+            '2603:1020:1104::140/123'
+            '2603:1020:1204::180/123'
+            '2603:1020:1302::180/123'
+            '2603:1020:1403::180/123'
+            '2603:1020:1502::180/123'
+            '2603:1020:1602::180/123'
+            '2603:1030:f:1::140/123'
+            '2603:1030:10:1::140/123'
+            '2603:1030:104:1::140/123'
+            '2603:1030:107::140/123'
+            '2603:1030:210:1::140/123'
+            '2603:1030:40b:1::140/123'
+            '2603:1030:40c:1::140/123'
+            '2603:1030:504:1::140/123'
+            '2603:1030:608::140/123'
+            '2603:1030:702::180/123'
+            '2603:1030:807:1::140/123'
+            '2603:1030:902::180/123'
+            '2603:1030:a07::140/123'
+            '2603:1030:b04::140/123'
+            '2603:1030:c06:1::140/123'
+            '2603:1030:f05:1::140/123'
+            '2603:1030:1005::140/123'
+            '2603:1030:1102::180/123'
+            '2603:1030:1202::180/123'
+            '2603:1030:1302::180/123'
+            '2603:1030:1402::180/123'
+            '2603:1030:1502::180/123'
+            '2603:1030:1602::180/123'
+            '2603:1040:5:1::140/123'
+            '2603:1040:207::140/123'
+            '2603:1040:407:1::140/123'
+            '2603:1040:606::140/123'
+            '2603:1040:806::140/123'
+            '2603:1040:904:1::140/123'
+            '2603:1040:a06:1::140/123'
+            '2603:1040:b04::140/123'
+            '2603:1040:c06::140/123'
+            '2603:1040:d04::140/123'
+            '2603:1040:e05:1::560/123'
+            '2603:1040:f05:1::140/123'
+            '2603:1040:1002::c0/123'
+            '2603:1040:1104::140/123'
+            '2603:1040:1202::180/123'
+            '2603:1040:1302::180/123'
+            '2603:1040:1402::180/123'
+            '2603:1040:1503::180/123'
+            '2603:1040:1602::180/123'
+            '2603:1040:1702::180/123'
+            '2603:1040:1802:2::760/123'
+            '2603:1040:1904::180/123'
+            '2603:1050:6:1::140/123'
+            '2603:1050:301::180/123'
+            '2603:1050:403::140/123'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-dns-tcp-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort = '53'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.53/32'
+            '10.0.1.53/32'
+            'fd00::53/128'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-dns-udp-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'UDP'
+        RemotePort = '53'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.53/32'
+            '10.0.1.53/32'
+            'fd00::53/128'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-netlogon-tcp-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort = '445'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.0/16'
+            '10.1.0.0/16'
+            'fd00::/48'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-netlogon-udp-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'UDP'
+        RemotePort = '445'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.0/16'
+            '10.1.0.0/16'
+            'fd00::/48'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-radius-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: RADIUS from RADIUS servers (1 of 1)'
+        Group         = $group
+        Direction     = 'Inbound'
+        Action        = 'Allow'
+        Protocol      = 'UDP'
+        LocalPort = '1813'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.5.10/32'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-localhost-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: Sensor service to sensor updater (1 of 1)'
+        Group         = $group
+        Direction     = 'Inbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        LocalPort = '444'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '127.0.0.1'
+            '::1'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-nnr-rpc-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: NNR: NTLM over RPC to all devices (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort = '135'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.0/16'
+            '10.1.0.0/16'
+            'fd00::/48'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-nnr-netbios-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: NNR: NetBIOS to all devices (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'UDP'
+        RemotePort = '137'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.0/16'
+            '10.1.0.0/16'
+            'fd00::/48'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+    $rule = @{
+        Name          = 'tagsync MDI sensor-nnr-rdp-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: NNR: RDP client hello to all devices (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort = '3389'
+        Profile       = 'Any'
+        RemoteAddress = @(
+            '10.0.0.0/16'
+            '10.1.0.0/16'
+            'fd00::/48'
+        )
+    }
+    $created.Add((New-NetFirewallRule @rule))
+} catch {
+    # Undo: remove only the rules this run created; the previous rules stay in force.
+    $failure = $_
+    foreach ($made in $created) { Remove-NetFirewallRule -InputObject $made -ErrorAction SilentlyContinue }
+    [Console]::Error.WriteLine("tagsync: creating the rules of group '$group' failed, the previous rules are unchanged: $failure")
+    exit 1
 }
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-002'
-    DisplayName   = 'tagsync MDI sensor: AzureAdvancedThreatProtection HTTPS (2 of 2)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort    = '443'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '2603:1020:905::140/123'
-        '2603:1020:a04:1::140/123'
-        '2603:1020:b04::140/123'
-        '2603:1020:c04:1::140/123'
-        '2603:1020:d04::140/123'
-        '2603:1020:e04:1::140/123'
-        '2603:1020:f04::140/123'
-        '2603:1020:1004::140/123'
-        '2603:1020:1104::140/123'
-        '2603:1020:1204::180/123'
-        '2603:1020:1302::180/123'
-        '2603:1020:1403::180/123'
-        '2603:1020:1502::180/123'
-        '2603:1020:1602::180/123'
-        '2603:1030:f:1::140/123'
-        '2603:1030:10:1::140/123'
-        '2603:1030:104:1::140/123'
-        '2603:1030:107::140/123'
-        '2603:1030:210:1::140/123'
-        '2603:1030:40b:1::140/123'
-        '2603:1030:40c:1::140/123'
-        '2603:1030:504:1::140/123'
-        '2603:1030:608::140/123'
-        '2603:1030:702::180/123'
-        '2603:1030:807:1::140/123'
-        '2603:1030:902::180/123'
-        '2603:1030:a07::140/123'
-        '2603:1030:b04::140/123'
-        '2603:1030:c06:1::140/123'
-        '2603:1030:f05:1::140/123'
-        '2603:1030:1005::140/123'
-        '2603:1030:1102::180/123'
-        '2603:1030:1202::180/123'
-        '2603:1030:1302::180/123'
-        '2603:1030:1402::180/123'
-        '2603:1030:1502::180/123'
-        '2603:1030:1602::180/123'
-        '2603:1040:5:1::140/123'
-        '2603:1040:207::140/123'
-        '2603:1040:407:1::140/123'
-        '2603:1040:606::140/123'
-        '2603:1040:806::140/123'
-        '2603:1040:904:1::140/123'
-        '2603:1040:a06:1::140/123'
-        '2603:1040:b04::140/123'
-        '2603:1040:c06::140/123'
-        '2603:1040:d04::140/123'
-        '2603:1040:e05:1::560/123'
-        '2603:1040:f05:1::140/123'
-        '2603:1040:1002::c0/123'
-        '2603:1040:1104::140/123'
-        '2603:1040:1202::180/123'
-        '2603:1040:1302::180/123'
-        '2603:1040:1402::180/123'
-        '2603:1040:1503::180/123'
-        '2603:1040:1602::180/123'
-        '2603:1040:1702::180/123'
-        '2603:1040:1802:2::760/123'
-        '2603:1040:1904::180/123'
-        '2603:1050:6:1::140/123'
-        '2603:1050:301::180/123'
-        '2603:1050:403::140/123'
-    )
+# Every new rule exists: only now remove the previous ones.
+try {
+    foreach ($old in $previous) { Remove-NetFirewallRule -InputObject $old }
+} catch {
+    [Console]::Error.WriteLine("tagsync: the new rules of group '$group' are in place, but removing a previous rule failed (run again to retry): $_")
+    exit 2
 }
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-dns-tcp-001'
-    DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort = '53'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.53/32'
-        '10.0.1.53/32'
-        'fd00::53/128'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-dns-udp-001'
-    DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'UDP'
-    RemotePort = '53'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.53/32'
-        '10.0.1.53/32'
-        'fd00::53/128'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-netlogon-tcp-001'
-    DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort = '445'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.0/16'
-        '10.1.0.0/16'
-        'fd00::/48'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-netlogon-udp-001'
-    DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'UDP'
-    RemotePort = '445'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.0/16'
-        '10.1.0.0/16'
-        'fd00::/48'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-radius-001'
-    DisplayName   = 'tagsync MDI sensor: RADIUS from RADIUS servers (1 of 1)'
-    Group         = $group
-    Direction     = 'Inbound'
-    Action        = 'Allow'
-    Protocol      = 'UDP'
-    LocalPort = '1813'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.5.10/32'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-localhost-001'
-    DisplayName   = 'tagsync MDI sensor: Sensor service to sensor updater (1 of 1)'
-    Group         = $group
-    Direction     = 'Inbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    LocalPort = '444'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '127.0.0.1'
-        '::1'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-nnr-rpc-001'
-    DisplayName   = 'tagsync MDI sensor: NNR: NTLM over RPC to all devices (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort = '135'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.0/16'
-        '10.1.0.0/16'
-        'fd00::/48'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-nnr-netbios-001'
-    DisplayName   = 'tagsync MDI sensor: NNR: NetBIOS to all devices (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'UDP'
-    RemotePort = '137'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.0/16'
-        '10.1.0.0/16'
-        'fd00::/48'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
-
-$rule = @{
-    Name          = 'tagsync MDI sensor-nnr-rdp-001'
-    DisplayName   = 'tagsync MDI sensor: NNR: RDP client hello to all devices (1 of 1)'
-    Group         = $group
-    Direction     = 'Outbound'
-    Action        = 'Allow'
-    Protocol      = 'TCP'
-    RemotePort = '3389'
-    Profile       = 'Any'
-    RemoteAddress = @(
-        '10.0.0.0/16'
-        '10.1.0.0/16'
-        'fd00::/48'
-    )
-}
-New-NetFirewallRule @rule | Out-Null
