@@ -1,21 +1,32 @@
-"""PAN-OS output checked by a strict parser of the set commands, the XML and the EDL."""
+"""PAN-OS output checked by a strict parser of the set commands (replayed on a model of the
+candidate config, rule order included), the XML read back by pan-os-python, and the EDL."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+import yaml
 from conftest import SAMPLE_NEW, public
+from panos.firewall import Firewall
+from panos.objects import AddressGroup, AddressObject
+from panos.policies import Rulebase, SecurityRule
 
 from tagsync.diff import diff_service_tags
+from tagsync.errors import ConfigError
 from tagsync.formats.paloalto import PaloAltoOptions
+from tagsync.formats.windows import WindowsOptions
 from tagsync.model import ServiceTags, parse_service_tags
-from tagsync.render import RenderSettings, render_formats
+from tagsync.render import RenderSettings, render_formats, render_settings
+
+TAG = "AzureAdvancedThreatProtection"
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
 LINE = {
@@ -30,6 +41,9 @@ LINE = {
     "del_group": re.compile(rf"delete address-group ({NAME})"),
     "del_member": re.compile(rf"delete address-group ({NAME}) static ({NAME})"),
     "del_rule_dest": re.compile(rf"delete rulebase security rules ({NAME}) destination ({NAME})"),
+    "move": re.compile(
+        rf"move rulebase security rules ({NAME}) (top|bottom|before|after)(?: ({NAME}))?"
+    ),
 }
 
 
@@ -41,6 +55,8 @@ class PanConfig:
     groups: dict[str, set[str]] = field(default_factory=dict)
     rules: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     services: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # The security rulebase in evaluation order: a rule made by set lands at the bottom.
+    order: list[str] = field(default_factory=list)
 
     def apply(self, text: str) -> None:
         for number, line in enumerate(text.splitlines(), start=1):
@@ -66,9 +82,22 @@ class PanConfig:
             self.groups.setdefault(group, set()).add(member)
         elif kind == "rule":
             rule, key, value = args
-            if key == "destination" and value != "any":
+            if key in ("source", "destination") and value != "any":
                 assert value in self.groups, f"undefined group: {line}"
+            if rule not in self.rules:
+                self.order.append(rule)
             self.rules.setdefault(rule, {}).setdefault(key, set()).add(value)
+        elif kind == "move":
+            rule, where, ref = args
+            assert rule in self.rules and rule in self.order, f"no such rule: {line}"
+            assert (ref is None) == (where in ("top", "bottom")), line
+            self.order.remove(rule)
+            if where in ("top", "bottom"):
+                self.order.insert(0 if where == "top" else len(self.order), rule)
+            else:
+                assert ref in self.order, f"no rule {ref} to place against: {line}"
+                index = self.order.index(ref)
+                self.order.insert(index if where == "before" else index + 1, rule)
         elif kind == "service":
             self.services[args[0]] = (args[1], int(args[2]))
         elif kind == "del_member":
@@ -99,14 +128,32 @@ def json_prefixes(path: Path, tag: str) -> set[str]:
     return {str(ipaddress.ip_network(p)) for p in entry["properties"]["addressPrefixes"]}
 
 
-def check_full(text: str, limit: int) -> PanConfig:
-    config = PanConfig()
+def check_full(
+    text: str,
+    limit: int,
+    *,
+    zones: tuple[str, str] = ("trust", "untrust"),
+    sources: set[str] | None = None,
+    admin_rules: tuple[str, ...] = (),
+) -> PanConfig:
+    """Replay a full file on a config holding ``admin_rules``; check the rule it makes: the
+    zones, the source prefixes (None: any) and that every group it made is a destination
+    unless it holds the sources."""
+    config = PanConfig(order=list(admin_rules))
+    config.rules.update({name: {"action": {"deny"}} for name in admin_rules})
     config.apply(text)
     assert all(len(m) <= limit for m in config.groups.values())
     assert all(len(name) <= 63 for name in [*config.objects, *config.groups])
     rule = config.rules["tagsync-https"]
     assert rule["application"] == {"ssl"} and rule["service"] == {"service-https"}
-    assert rule["action"] == {"allow"} and rule["destination"] == set(config.groups)
+    assert (rule["from"], rule["to"]) == ({zones[0]}, {zones[1]})
+    source_groups = rule["source"] - {"any"}
+    if sources is None:
+        assert rule["source"] == {"any"}
+    else:
+        assert "any" not in rule["source"] and config.prefixes(source_groups) == sources
+    assert rule["action"] == {"allow"}
+    assert rule["destination"] == set(config.groups) - source_groups
     return config
 
 
@@ -221,3 +268,235 @@ def test_long_tag_names_give_short_distinct_group_names() -> None:
     names = group_names(long_a, "tagsync-", 12) + group_names(long_b, "tagsync-", 1)
     assert all(re.fullmatch(NAME, n) for n in names)
     assert len(set(names)) == len(names) == 13
+
+
+# --- zones, sources and placement, read back by pan-os-python ------------------------------
+ADMIN_RULES = ("allow-dns", "deny-all")  # an admin rulebase that ends in a deny rule
+MOVE_REQUEST = re.compile(r"^\s*type=config&action=move&(\S+)$", re.M)
+
+
+# Set-command words -> pan-os-python's SecurityRule parameters.
+PANOS_KEYS = {
+    "from": "fromzone",
+    "to": "tozone",
+    "source": "source",
+    "destination": "destination",
+    "application": "application",
+    "service": "service",
+    "action": "action",
+}
+
+
+def expected_order(position: str, ours: list[str]) -> list[str]:
+    """Where the rules must end up in ADMIN_RULES, worked out from the position's words."""
+    where, _, ref = position.partition(" ")
+    admin = list(ADMIN_RULES)
+    if where == "top":
+        return ours + admin
+    if where == "bottom":
+        return admin + ours
+    index = admin.index(ref) + (where == "after")
+    return admin[:index] + ours + admin[index:]
+
+
+def panos_vsys(xml_text: str) -> tuple[Firewall, dict[str, str], dict[str, list[str]]]:
+    """The snippet's vsys read by pan-os-python: a firewall holding the admin's rules and,
+    appended as an XML set appends it, tagsync's rule; plus its address objects and groups."""
+    root = ET.fromstring(xml_text)
+    vsys = root.find("./devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']")
+    assert vsys is not None
+    firewall = Firewall()
+    firewall._set_version_and_version_info("10.1.0")
+    rulebase = Rulebase()
+    firewall.add(rulebase)
+    for name in ADMIN_RULES:
+        rulebase.add(SecurityRule(name, fromzone=["any"], tozone=["any"], action="allow"))
+    for rule in SecurityRule().refreshall_from_xml(vsys.find("./rulebase/security/rules")):
+        rulebase.add(rule)
+    objects = AddressObject().refreshall_from_xml(vsys.find("./address"))
+    groups = AddressGroup().refreshall_from_xml(vsys.find("./address-group"))
+    assert all(o.type == "ip-netmask" for o in objects)
+    return (
+        firewall,
+        {o.name: o.value for o in objects},
+        {g.name: list(g.static_value) for g in groups},
+    )
+
+
+def apply_move_request(firewall: Firewall, xml_text: str) -> None:
+    """Send the snippet's move request to pan-os-python's own move (the tree only)."""
+    (query,) = MOVE_REQUEST.findall(xml_text)
+    params = {k: v[0] for k, v in parse_qs(query, strict_parsing=True).items()}
+    assert set(params) <= {"xpath", "where", "dst"}
+    name = re.fullmatch(r".*/rulebase/security/rules/entry\[@name='([^']+)'\]", params["xpath"])
+    assert name and params["xpath"].startswith(
+        "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/"
+    )
+    rule = firewall.find(name.group(1), SecurityRule, recursive=True)
+    assert rule is not None
+    rule.move(params["where"], params.get("dst"), update=False)
+
+
+def rule_order(firewall: Firewall) -> list[str]:
+    (rulebase,) = firewall.children
+    return [rule.name for rule in rulebase.children]
+
+
+SOURCES = ["10.0.0.20", "10.0.1.10-10.0.1.12", "fd00:0:0:5::/64"]
+
+
+def source_prefixes() -> set[str]:
+    """The SOURCES as networks, expanded by the standard library alone."""
+    first, last = (ipaddress.ip_address(a) for a in SOURCES[1].split("-"))
+    return {
+        str(ipaddress.ip_network(SOURCES[0])),
+        *(str(n) for n in ipaddress.summarize_address_range(first, last)),
+        str(ipaddress.ip_network(SOURCES[2])),
+    }
+
+
+@pytest.mark.parametrize("position", ["top", "bottom", "before deny-all", "after allow-dns"])
+def test_pan_os_python_finds_the_zones_sources_and_position(position: str) -> None:
+    settings = render_settings(
+        {
+            "paloalto": {
+                "from_zone": "inside",
+                "to_zone": "outside",
+                "sources": SOURCES,
+                "position": position,
+            }
+        }
+    )
+    files = render_formats(load(SAMPLE_NEW), [TAG], ["paloalto"], settings=settings)
+    xml_text = files["paloalto/config.xml"]
+    firewall, objects, groups = panos_vsys(xml_text)
+    rule = firewall.find("tagsync-https", SecurityRule, recursive=True)
+    assert rule is not None
+    assert (rule.fromzone, rule.tozone) == (["inside"], ["outside"])
+    assert (rule.application, rule.service, rule.action) == (["ssl"], ["service-https"], "allow")
+    assert {objects[m] for g in rule.source for m in groups[g]} == source_prefixes()
+    assert {objects[m] for g in rule.destination for m in groups[g]} == json_prefixes(
+        SAMPLE_NEW, TAG
+    )
+    assert not set(rule.source) & set(rule.destination)
+
+    # The XML is placed by its move request; the set commands by their move line.
+    assert rule_order(firewall) == [*ADMIN_RULES, "tagsync-https"]  # where a set leaves it
+    apply_move_request(firewall, xml_text)
+    want = expected_order(position, ["tagsync-https"])
+    assert rule_order(firewall) == want
+    config = check_full(
+        files["paloalto/set-commands.txt"],
+        2500,
+        zones=("inside", "outside"),
+        sources=source_prefixes(),
+        admin_rules=ADMIN_RULES,
+    )
+    assert config.order == want
+
+    # Round trip: the rule the set commands build is the rule pan-os-python read from XML
+    # (source-user and category: PAN-OS's default "any", written out in the XML).
+    built = config.rules["tagsync-https"]
+    (action,) = built["action"]
+    lists = {PANOS_KEYS[key]: sorted(values) for key, values in built.items() if key != "action"}
+    from_set = SecurityRule("tagsync-https", action=action, **lists)
+    keys = [*PANOS_KEYS.values(), "source_user", "category"]
+
+    def comparable(r: SecurityRule) -> dict[str, object]:
+        return {
+            k: sorted(v) if isinstance(v, list) else v for k, v in r.about().items() if k in keys
+        }
+
+    assert comparable(from_set) == comparable(rule)
+
+
+def test_defaults_are_trust_to_untrust_from_any_source_at_the_top() -> None:
+    files = render_formats(load(SAMPLE_NEW), [TAG], ["paloalto"])
+    firewall, _, _ = panos_vsys(files["paloalto/config.xml"])
+    rule = firewall.find("tagsync-https", SecurityRule, recursive=True)
+    assert (rule.fromzone, rule.tozone, rule.source) == (["trust"], ["untrust"], ["any"])
+    apply_move_request(firewall, files["paloalto/config.xml"])
+    assert rule_order(firewall) == ["tagsync-https", *ADMIN_RULES]
+    text = files["paloalto/set-commands.txt"]
+    config = check_full(text, 2500, admin_rules=ADMIN_RULES)
+    assert config.order == ["tagsync-https", *ADMIN_RULES]
+    assert "never deletes" in text and "incremental-set-commands.txt" in text
+
+
+def test_readme_states_the_defaults_that_render() -> None:
+    """README's render.paloalto and render.windows knob lines list every setting that has a
+    default, each with the default that renders (unset-by-default ones are in a comment)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = re.search(r"```yaml\nrender:\n(.*?)```", readme, re.S)
+    assert block
+    section = yaml.safe_load("render:\n" + block.group(1))["render"]
+    defaults = {
+        "paloalto": dataclasses.asdict(PaloAltoOptions()),
+        "windows": dataclasses.asdict(WindowsOptions()),
+    }
+    for fmt, want in defaults.items():
+        stated = section[fmt]
+        assert set(stated) == {key for key, value in want.items() if value != ()}, fmt
+        for key, value in stated.items():
+            value = tuple(value) if isinstance(value, list) else value
+            assert value == want[key], f"README render.{fmt}.{key}: {value!r} != {want[key]!r}"
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"position": "middle"}, "position"),
+        ({"position": "before"}, "position"),
+        ({"position": "after deny all"}, "position"),
+        ({"position": "before x\nset y"}, "position"),
+        ({"position": "after tagsync-https"}, "relative to itself"),
+        ({"position": ["top"]}, "position"),
+        ({"sources": ["10.0.0.300"]}, "sources"),
+        ({"sources": ["10.0.0.1; delete rulebase"]}, "sources"),
+        ({"sources": "10.0.0.0/8 any"}, "sources"),
+        ({"sources": []}, "sources"),  # never "no sources" read as "any source"
+        ({"from_zone": "trust\nset x"}, "from_zone"),
+        ({"to_zone": "un trust"}, "to_zone"),
+    ],
+)
+def test_bad_placement_zones_and_sources_are_config_errors(
+    section: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        render_settings({"paloalto": section})
+
+
+def test_set_commands_and_xml_agree_for_any_position() -> None:
+    for position in ("top", "bottom", "before deny-all", "after allow-dns"):
+        settings = render_settings({"paloalto": {"position": position}})
+        files = render_formats(load(SAMPLE_NEW), [TAG], ["paloalto"], settings=settings)
+        moves = [
+            ln for ln in files["paloalto/set-commands.txt"].splitlines() if ln.startswith("move")
+        ]
+        assert moves == [f"move rulebase security rules tagsync-https {position}"]
+        (query,) = MOVE_REQUEST.findall(files["paloalto/config.xml"])
+        where, _, ref = position.partition(" ")
+        assert query.endswith(f"&where={where}" + (f"&dst={ref}" if ref else ""))
+
+
+def test_mdi_sensor_rules_take_the_zones_and_are_placed_in_order() -> None:
+    settings = render_settings(
+        {
+            "paloalto": {"from_zone": "dc", "to_zone": "wan", "position": "before deny-all"},
+            "mdi-sensor": {
+                "dns_servers": ["10.0.0.53"],
+                "radius_servers": ["10.0.5.10"],
+                "device_subnets": ["10.0.0.0/16"],
+                "sensors": ["10.0.0.20"],
+            },
+        }
+    )
+    files = render_formats(load(SAMPLE_NEW), [TAG], ["mdi-sensor"], settings=settings)
+    config = PanConfig(order=list(ADMIN_RULES))
+    config.rules.update({name: {"action": {"deny"}} for name in ADMIN_RULES})
+    text = files["mdi-sensor/paloalto-set-commands.txt"]
+    config.apply(text)
+    ours = ["tagsync-mdi-ssl", "tagsync-mdi-dns", "tagsync-mdi-devices", "tagsync-mdi-radius"]
+    assert config.order == expected_order("before deny-all", ours)
+    assert all(config.rules[r]["from"] == {"dc"} and config.rules[r]["to"] == {"wan"} for r in ours)
+    assert "never deletes" in text

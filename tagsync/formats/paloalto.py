@@ -1,7 +1,18 @@
 """Palo Alto Networks PAN-OS: set commands, an XML snippet, an EDL, and incremental commands.
 
-This module holds the format's naming, group chunking and the add/remove plan between two
-versions.
+This module holds the format's naming, group chunking, the rule's zones, sources and place in
+the rulebase, and the add/remove plan between two versions.
+
+Placement: a rule created with ``set`` lands at the bottom of the rulebase, below any deny rule
+the admin already has, where it would never match. ``position`` (default ``top``) is rendered
+as ``move rulebase security rules NAME top|bottom|before RULE|after RULE`` (the CLI form of the
+configuration ``move`` that the XML API offers as ``type=config&action=move&xpath=...&where=
+top|bottom|before|after&dst=RULE``; Palo Alto Networks, PAN-OS XML API "Move Configuration",
+https://docs.paloaltonetworks.com/pan-os/10-1/pan-os-panorama-api/pan-os-xml-api-request-types/configuration-api/move-configuration
+, and the rule order choices "Move top / Move bottom / Before rule / After rule" of the web
+interface, https://docs.paloaltonetworks.com/network-security/security-policy/administration/security-rules/move-or-clone-a-policy-rule-or-object-to-a-different-virtual-system
+). An XML ``action=set`` cannot carry a position, so the XML snippet names the move request
+to send after it.
 
 Object names come from the prefix itself (``tagsync-n-20.36.0.0/14`` -> ``tagsync-n-20-36-0-0_14``)
 so the same prefix always gets the same name across runs and tags; group names come from the
@@ -16,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tagsync.errors import ConfigError
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
-from tagsync.formats.checks import int_between, matching
+from tagsync.formats.checks import address_list, int_between, matching
 from tagsync.prefixes import sort_prefixes
 
 if TYPE_CHECKING:
@@ -34,7 +46,9 @@ __all__ = [
     "object_name",
     "object_names",
     "panos_layout",
+    "placement",
     "plan",
+    "source_layout",
 ]
 
 MAX_NAME = 63
@@ -42,6 +56,21 @@ MAX_NAME = 63
 # for "g-"/"n-" and the longest IPv6 prefix text (39 + "_128").
 PANOS_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,15}")
 PANOS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+# Where the rule goes: "top", "bottom", or "before"/"after" an existing rule's name.
+POSITION = re.compile(rf"(?:top|bottom|(?:before|after) {PANOS_NAME.pattern})")
+
+
+def _position(value: object, where: str) -> str:
+    """``top``, ``bottom``, ``before RULE`` or ``after RULE``, with single spaces."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be top, bottom, before RULE or after RULE")
+    text = " ".join(value.split())
+    if not POSITION.fullmatch(text):
+        raise ConfigError(
+            f"{where} {value!r:.80} must be top, bottom, before RULE or after RULE "
+            "(RULE: an existing rule's name)"
+        )
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +78,31 @@ class PaloAltoOptions(FormatOptions):
     name_prefix: str = setting("tagsync-", matching(PANOS_PREFIX))
     group_member_limit: int = setting(2500, int_between(1, 10000))
     rule_name: str = setting("tagsync-https", matching(PANOS_NAME))
-    from_zone: str = setting("any", matching(PANOS_NAME))
-    to_zone: str = setting("any", matching(PANOS_NAME))
+    # PAN-OS's factory-default zones; set them to the zones the traffic really crosses.
+    from_zone: str = setting("trust", matching(PANOS_NAME))
+    to_zone: str = setting("untrust", matching(PANOS_NAME))
+    # Who may use the rule (e.g. the domain controllers); empty: any source.
+    sources: tuple[str, ...] = setting((), address_list)
+    # Top by default: a rule added below the admin's deny rules would never match.
+    position: str = setting("top", _position)
     vsys: str = setting("vsys1", matching(PANOS_NAME))
     device: str = setting(
         "localhost.localdomain", matching(re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}"))
     )
+
+    def __post_init__(self) -> None:
+        FormatOptions.__post_init__(self)
+        where, _, ref = self.position.partition(" ")
+        if ref == self.rule_name:
+            raise ConfigError(
+                f"render option position: {where} {ref} places the rule relative to itself"
+            )
+
+
+def placement(position: str) -> tuple[str, str | None]:
+    """``(where, ref)`` of a checked position: ``("top", None)``, ``("before", "deny-all")``."""
+    where, _, ref = position.partition(" ")
+    return where, ref or None
 
 
 def object_name(prefix: str, name_prefix: str) -> str:
@@ -172,6 +220,29 @@ def plan(old: Layout, new: Layout) -> Plan:
     )
 
 
+def source_layout(options: PaloAltoOptions) -> Layout:
+    """Address objects and static groups for ``sources`` (empty when the rule allows any).
+
+    The groups are named ``<prefix>s-<rule>`` (``s-``: never a tag's ``g-`` group), numbered
+    when the member limit splits them, shortened with a digest past 63 characters.
+    """
+    names = object_names(options.sources, options.name_prefix)
+    objects = dict(zip(names, options.sources, strict=True))
+    limit = options.group_member_limit
+    chunks = [names[i : i + limit] for i in range(0, len(names), limit)]
+    count = len(chunks)
+    width = len(str(count)) + 1 if count > 1 else 0
+    base = f"{options.name_prefix}s-{options.rule_name}"
+    if len(base) > MAX_NAME - width:
+        digest = hashlib.sha256(options.rule_name.encode()).hexdigest()[:8]
+        base = f"{base[: MAX_NAME - width - 9]}-{digest}"
+    group_list = (
+        [base] if count == 1 else [f"{base}-{i:0{width - 1}d}" for i in range(1, count + 1)]
+    )
+    groups = {name: tuple(members) for name, members in zip(group_list, chunks, strict=True)}
+    return Layout(objects, groups, {"sources": group_list})
+
+
 def panos_layout(views: Sequence[TagView], options: PaloAltoOptions) -> Layout:
     return layout(
         [(v.name, v.prefixes) for v in views], options.name_prefix, options.group_member_limit
@@ -197,6 +268,8 @@ def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
     changes = selection.changes
     return {
         "panos": lambda: panos_layout(selection.tags, options),
+        "panos_sources": lambda: source_layout(options),
+        "panos_placement": lambda: placement(options.position),
         "plan": lambda: None if changes is None else _plan(selection.tags, changes, options),
         "changes": lambda: changes,
     }
