@@ -305,8 +305,7 @@ def panos_vsys(xml_text: str) -> tuple[Firewall, dict[str, str], dict[str, list[
     root = ET.fromstring(xml_text)
     vsys = root.find("./devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']")
     assert vsys is not None
-    firewall = Firewall()
-    firewall._set_version_and_version_info("10.1.0")
+    firewall = Firewall()  # no host: nothing is sent anywhere, the objects only
     rulebase = Rulebase()
     firewall.add(rulebase)
     for name in ADMIN_RULES:
@@ -500,3 +499,20 @@ def test_mdi_sensor_rules_take_the_zones_and_are_placed_in_order() -> None:
     assert config.order == expected_order("before deny-all", ours)
     assert all(config.rules[r]["from"] == {"dc"} and config.rules[r]["to"] == {"wan"} for r in ours)
     assert "never deletes" in text
+
+
+def test_incremental_keeps_an_object_that_is_also_a_source() -> None:
+    from conftest import SAMPLE_OLD
+
+    removed = sorted(json_prefixes(SAMPLE_OLD, TAG) - json_prefixes(SAMPLE_NEW, TAG))
+    assert removed, "the samples must drop a prefix for this test"
+    settings = render_settings({"paloalto": {"sources": [removed[0]]}})
+    old, new = load(SAMPLE_OLD), load(SAMPLE_NEW)
+    full_old = render_formats(old, [TAG], ["paloalto"], settings=settings)
+    changes = diff_service_tags(old, new, [TAG])
+    files = render_formats(new, [TAG], ["paloalto"], settings=settings, changes=changes)
+    config = check_full(full_old["paloalto/set-commands.txt"], 2500, sources={removed[0]})
+    config.apply(files["paloalto/incremental-set-commands.txt"])  # refuses deleting a used one
+    target = check_full(files["paloalto/set-commands.txt"], 2500, sources={removed[0]})
+    assert config.objects == target.objects and config.groups == target.groups
+    assert removed[0] in config.objects.values()

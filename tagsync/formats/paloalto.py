@@ -21,6 +21,7 @@ tag. Both stay within PAN-OS's 63 characters of letters, digits, ``_`` and ``-``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Sequence
@@ -260,7 +261,14 @@ def _plan(views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions
         old = (set(view.prefixes) - set(change.added)) | set(change.removed)
         old_pairs.append((view.name, sort_prefixes(old)))
     old_layout = layout(old_pairs, options.name_prefix, options.group_member_limit)
-    return plan(old_layout, panos_layout(views, options))
+    steps = plan(old_layout, panos_layout(views, options))
+    # An address object that is also one of the sources stays: the rule's source group uses it.
+    keep = source_layout(options).objects
+    if any(name in keep for name, _ in steps.removed_objects):
+        steps = dataclasses.replace(
+            steps, removed_objects=[o for o in steps.removed_objects if o[0] not in keep]
+        )
+    return steps
 
 
 def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
