@@ -35,13 +35,14 @@ HEAD = [
     "$ErrorActionPreference = 'Stop'",
     "$group = <quoted>",
     "$version = <version>",
-    "$previous = @(Get-NetFirewallRule -Group ([WildcardPattern]::Escape($group))"
+    "$previous = @(Get-NetFirewallRule -Group"
+    " ([System.Management.Automation.WildcardPattern]::Escape($group))"
     " -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })",
     "$run = 1",
     'while (@($previous | Where-Object { $_.Name.EndsWith("-$version-$run") }).Count -gt 0)'
     " { $run++ }",
     '$suffix = "-$version-$run"',
-    "$created = [System.Collections.Generic.List[object]]::new()",
+    "$created = @()",
     "try {",
 ]
 # ... and after them: undo on failure, then remove the previous rules.
@@ -195,7 +196,7 @@ def parse_script(text: str) -> tuple[str, list[dict[str, Any]]]:
                 continue
             if line == "    }":
                 continue
-            assert line == "    $created.Add((New-NetFirewallRule @rule))", line
+            assert line == "    $created += New-NetFirewallRule @rule", line
             rules.append(current)
             current = None
             continue
@@ -338,11 +339,12 @@ def test_the_grammar_check_catches_broken_powershell() -> None:
     text = render_windows(SAMPLE_NEW)
     syntax_tree(text)
     for broken in (
-        text.replace("    }\n    $created.Add", "    \n    $created.Add", 1),  # hashtable open
+        text.replace("    }\n    $created += ", "    \n    $created += ", 1),  # hashtable open
         text.replace("RemoteAddress = @(", "RemoteAddress = @", 1),
         text.replace('"-$version-$run"', '"-$version-$run', 1),
         text.replace("} catch {", "} catch", 1),
     ):
+        assert broken != text
         with pytest.raises(AssertionError):
             syntax_tree(broken)
 
@@ -356,6 +358,7 @@ def test_creating_happens_before_removing_in_the_tree() -> None:
         "$old }\ntry {\n    $rule",
         1,
     )
+    assert wrong != text
     syntax_tree(wrong)
     with pytest.raises(AssertionError):
         check_make_before_break(syntax_tree(wrong))

@@ -18,12 +18,13 @@ $group = 'tagsync MDI sensor'
 $version = 'v492a0f3d'
 # The group's rules from the last run, removed only after every rule below exists. The group
 # is matched exactly (-Group takes wildcards, so it is escaped, then compared).
-$previous = @(Get-NetFirewallRule -Group ([WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
+$previous = @(Get-NetFirewallRule -Group ([System.Management.Automation.WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
 # Running the same file again: the next run number, so no new name is already in use.
 $run = 1
 while (@($previous | Where-Object { $_.Name.EndsWith("-$version-$run") }).Count -gt 0) { $run++ }
 $suffix = "-$version-$run"
-$created = [System.Collections.Generic.List[object]]::new()
+# The rules this run creates: on failure exactly these are removed, nothing else.
+$created = @()
 try {
     $rule = @{
         Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-001' + $suffix
@@ -137,7 +138,7 @@ try {
             '2603:1020:805:1::140/123'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-AzureAdvancedThreatProtection-002' + $suffix
         DisplayName   = 'tagsync MDI sensor: AzureAdvancedThreatProtection HTTPS (2 of 2)'
@@ -212,7 +213,7 @@ try {
             '2603:1050:403::140/123'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-dns-tcp-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
@@ -228,7 +229,7 @@ try {
             'fd00::53/128'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-dns-udp-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: DNS to DNS servers (1 of 1)'
@@ -244,7 +245,7 @@ try {
             'fd00::53/128'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-netlogon-tcp-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
@@ -260,7 +261,7 @@ try {
             'fd00::/48'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-netlogon-udp-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: Netlogon to all devices (1 of 1)'
@@ -276,7 +277,7 @@ try {
             'fd00::/48'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-radius-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: RADIUS from RADIUS servers (1 of 1)'
@@ -290,7 +291,7 @@ try {
             '10.0.5.10/32'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-localhost-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: Sensor service to sensor updater (1 of 1)'
@@ -305,7 +306,7 @@ try {
             '::1'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-nnr-rpc-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: NNR: NTLM over RPC to all devices (1 of 1)'
@@ -321,7 +322,7 @@ try {
             'fd00::/48'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-nnr-netbios-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: NNR: NetBIOS to all devices (1 of 1)'
@@ -337,7 +338,7 @@ try {
             'fd00::/48'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync MDI sensor-nnr-rdp-001' + $suffix
         DisplayName   = 'tagsync MDI sensor: NNR: RDP client hello to all devices (1 of 1)'
@@ -353,7 +354,7 @@ try {
             'fd00::/48'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
 } catch {
     # Undo: remove only the rules this run created; the previous rules stay in force.
     $failure = $_

@@ -18,12 +18,13 @@ $group = 'tagsync'
 $version = 'v86fd17b4'
 # The group's rules from the last run, removed only after every rule below exists. The group
 # is matched exactly (-Group takes wildcards, so it is escaped, then compared).
-$previous = @(Get-NetFirewallRule -Group ([WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
+$previous = @(Get-NetFirewallRule -Group ([System.Management.Automation.WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
 # Running the same file again: the next run number, so no new name is already in use.
 $run = 1
 while (@($previous | Where-Object { $_.Name.EndsWith("-$version-$run") }).Count -gt 0) { $run++ }
 $suffix = "-$version-$run"
-$created = [System.Collections.Generic.List[object]]::new()
+# The rules this run creates: on failure exactly these are removed, nothing else.
+$created = @()
 try {
     $rule = @{
         Name          = 'tagsync-AzureAdvancedThreatProtection-001' + $suffix
@@ -137,7 +138,7 @@ try {
             '2603:1020:805:1::140/123'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
     $rule = @{
         Name          = 'tagsync-AzureAdvancedThreatProtection-002' + $suffix
         DisplayName   = 'tagsync: AzureAdvancedThreatProtection HTTPS (2 of 2)'
@@ -212,7 +213,7 @@ try {
             '2603:1050:403::140/123'
         )
     }
-    $created.Add((New-NetFirewallRule @rule))
+    $created += New-NetFirewallRule @rule
 } catch {
     # Undo: remove only the rules this run created; the previous rules stay in force.
     $failure = $_
