@@ -516,3 +516,32 @@ def test_incremental_keeps_an_object_that_is_also_a_source() -> None:
     target = check_full(files["paloalto/set-commands.txt"], 2500, sources={removed[0]})
     assert config.objects == target.objects and config.groups == target.groups
     assert removed[0] in config.objects.values()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "words"),
+    [
+        ("position: before tagsync-https", "render.paloalto.position"),
+        ("position: middle", "render.paloalto.position"),
+        ("sources: [10.0.0.999]", "render.paloalto.sources"),
+        ("from_zone: 'a b'", "render.paloalto.from_zone"),
+    ],
+)
+def test_cli_refuses_a_bad_setting_in_one_line_with_exit_2(
+    yaml_text: str, words: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tagsync.cli import app
+
+    config = tmp_path / "tagsync.yaml"
+    config.write_text(f"render:\n  paloalto:\n    {yaml_text}\n")
+    result = CliRunner().invoke(
+        app,
+        ["render", "paloalto", "-f", str(SAMPLE_NEW), "--config", str(config), "--out", "-",
+         "--state-dir", str(tmp_path / "state")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -96,7 +96,8 @@ class PaloAltoOptions(FormatOptions):
         where, _, ref = self.position.partition(" ")
         if ref == self.rule_name:
             raise ConfigError(
-                f"render option position: {where} {ref} places the rule relative to itself"
+                f"render.paloalto.position: {where} {ref} places the rule relative to itself "
+                "(render.paloalto.rule_name); name one of your own rules"
             )
 
 
