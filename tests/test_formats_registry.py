@@ -195,7 +195,7 @@ def test_formats_command_lists_the_registry(runner: CliRunner) -> None:
         ).stdout
     )
     by_name = {entry["name"]: entry for entry in listed}
-    assert set(by_name) == {*BUILTIN, "fortigate"}
+    assert set(by_name) == {*BUILTIN, "fortigate-lite"}
     assert by_name["paloalto"]["incremental_files"] == ["paloalto/incremental-set-commands.txt"]
-    assert by_name["fortigate"]["files"] == ["fortigate/addresses.conf"]
+    assert by_name["fortigate-lite"]["files"] == ["fortigate-lite/addresses.conf"]
     assert [e["name"] for e in listed if e["in_all"]] == list(site_neutral())

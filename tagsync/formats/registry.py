@@ -13,8 +13,11 @@ from pathlib import Path
 
 from tagsync.errors import ConfigError
 from tagsync.formats import (
+    ciscoasa,
     expressroute,
+    fortigate,
     iptables,
+    junipersrx,
     mdi_sensor,
     nftables,
     paloalto,
@@ -36,6 +39,9 @@ BUILTIN: Mapping[str, Format] = {
         expressroute.FORMAT,
         mdi_sensor.FORMAT,
         proxy.FORMAT,
+        fortigate.FORMAT,
+        ciscoasa.FORMAT,
+        junipersrx.FORMAT,
     )
 }
 ALL = "all"  # stands for every format that needs no site-specific settings

@@ -1,0 +1,123 @@
+"""Cisco ASA / Secure Firewall (ASA software): network object groups, an access-list line per
+group, and incremental ``network-object`` / ``no network-object`` commands.
+
+One ``object-group network`` per tag holds the tag's prefixes as ``network-object`` lines, IPv4
+and IPv6 together ("You can mix IPv4 and IPv6 entries in a network object group", ASA 9.2
+firewall configuration guide, Objects for Access Control). IPv4 networks are written as
+``ADDRESS MASK``, IPv6 as ``PREFIX/LENGTH``, single addresses as ``host ADDRESS`` - the forms
+``show running-config`` prints, so a rendered file diffs cleanly against the device's.
+
+Names: "Object names are limited to 64 characters, including letters, numbers, and these
+characters: .!@#$%^&()-_{}. Object names are case-sensitive." (same guide, Guidelines for
+Objects; objects and object groups share one name space). Group names here are the name
+prefix and the tag name (letters, digits, ``.``, ``_``, ``-``), shortened with a digest past 64
+characters; the access-list name is held to the same 64 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, setting
+from tagsync.formats.checks import matching
+from tagsync.formats.filters import netmask
+from tagsync.formats.objectgroups import (
+    Layout,
+    Plan,
+    fitted_name,
+    layout,
+    plan,
+    previous_prefixes,
+)
+
+if TYPE_CHECKING:
+    from tagsync.formats.settings import RenderSettings
+
+__all__ = ["FORMAT", "CiscoAsaOptions", "asa_layout", "network_objects"]
+
+MAX_NAME = 64
+NAME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,15}")
+ACL_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_NAME - 1}}}")
+# One group per tag: the ASA documents no member limit for a network object group.
+NO_SPLIT = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class CiscoAsaOptions(FormatOptions):
+    name_prefix: str = setting("tagsync-", matching(NAME_PREFIX))
+    acl_name: str = setting("tagsync-out", matching(ACL_NAME))
+
+
+def network_objects(prefixes: Sequence[str]) -> list[str]:
+    """The ``network-object`` argument for each canonical prefix."""
+    items = []
+    for prefix in prefixes:
+        if ":" in prefix:
+            address, _, length = prefix.partition("/")
+            items.append(f"host {address}" if length == "128" else prefix)
+        elif prefix.endswith("/32"):
+            items.append(f"host {prefix[:-3]}")
+        else:
+            items.append(netmask(prefix))
+    return items
+
+
+def asa_layout(pairs: Sequence[tuple[str, Sequence[str]]], options: CiscoAsaOptions) -> Layout:
+    """One group per tag (``objects`` maps each ``network-object`` argument to its prefix)."""
+
+    def group_names(tag: str, count: int) -> list[str]:
+        return [fitted_name(f"{options.name_prefix}{tag}", tag, MAX_NAME)]
+
+    return layout(pairs, network_objects, group_names, NO_SPLIT)
+
+
+@dataclass(frozen=True, slots=True)
+class AsaConfig:
+    """What the templates read: the groups, and each group's description."""
+
+    layout: Layout
+    # No changeNumber in a description: it would change every version for unchanged groups.
+    descriptions: dict[str, str]
+
+
+def _config(pairs: Sequence[tuple[str, Sequence[str]]], options: CiscoAsaOptions) -> AsaConfig:
+    shape = asa_layout(pairs, options)
+    descriptions = {
+        group: f"tagsync: service tag {tag}"
+        for tag, groups in shape.key_groups.items()
+        for group in groups
+    }
+    return AsaConfig(shape, descriptions)
+
+
+def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
+    options = settings.get(CiscoAsaOptions)
+    changes = selection.changes
+    pairs = [(v.name, v.prefixes) for v in selection.tags]
+
+    def asa_plan() -> Plan | None:
+        if changes is None:
+            return None
+        old = asa_layout(previous_prefixes(selection.tags, changes), options)
+        return plan(old, asa_layout(pairs, options))
+
+    return {
+        "asa": lambda: _config(pairs, options),
+        "asa_plan": asa_plan,
+        "changes": lambda: changes,
+    }
+
+
+FORMAT = Format(
+    name="ciscoasa",
+    summary="Cisco ASA / Secure Firewall: network object groups (IPv4 and IPv6), an "
+    "access-list line; incremental network-object commands against a previous version",
+    outputs=("ciscoasa/config.txt",),
+    options=CiscoAsaOptions,
+    context=_context,
+    in_all=False,
+    incremental_outputs=("ciscoasa/incremental.txt",),
+)

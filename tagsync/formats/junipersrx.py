@@ -1,0 +1,104 @@
+"""Juniper SRX (Junos set commands): global address book entries, per-tag address sets, a
+security policy, and incremental ``set``/``delete`` commands between two versions.
+
+Layout: ``set security address-book global address NAME PREFIX`` per prefix, named from the
+prefix (``tagsync-n-20-36-0-0_14``; IPv4 and IPv6 alike: address book entries "can include any
+combination of IPv4 addresses, IPv6 addresses" - Juniper, Address Books and Address Sets,
+juniper.net/documentation/en_US/junos/topics/topic-map/security-address-books-sets.html), an
+``address-set`` per tag split at ``set_member_limit`` members, and one policy from
+``from_zone`` to ``to_zone`` matching the sets, application ``junos-https``, ``then permit``.
+Addresses must be network prefixes with the host bits zero ("1.2.3.4/24 is not acceptable",
+same page): tagsync only ever writes canonical prefixes.
+
+Limits: names stay within 63 characters of letters, digits, ``_`` and ``-`` (tag dots become
+``_``), starting with a letter - inside what Junos accepts for address book and policy names.
+The address-set size and the number of addresses one policy may reference depend on the
+platform and release: Juniper's "Address and address set limitations" page (Junos 12.1X44,
+cited by Aerleon's junipersrx generator, which splits policies at 1,023 addresses with an IPv6
+address counting four) is the reference; ``set_member_limit`` (default 1024) keeps each set
+small, and a large tag such as AzureCloud needs a device whose policy limit fits it - check
+``show security policies`` resource use after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
+from tagsync.formats.checks import int_between, matching
+from tagsync.formats.objectgroups import (
+    Layout,
+    Plan,
+    layout,
+    numbered_names,
+    plan,
+    prefix_object_names,
+    previous_prefixes,
+)
+
+if TYPE_CHECKING:
+    from tagsync.formats.settings import RenderSettings
+
+__all__ = ["FORMAT", "JuniperSrxOptions", "srx_layout"]
+
+MAX_NAME = 63
+NAME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,15}")  # room for "n-" + 39 + "_128"
+JUNOS_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}")
+
+
+@dataclass(frozen=True, slots=True)
+class JuniperSrxOptions(FormatOptions):
+    name_prefix: str = setting("tagsync-", matching(NAME_PREFIX))
+    set_member_limit: int = setting(1024, int_between(1, 16384))
+    policy_name: str = setting("tagsync-https", matching(JUNOS_NAME))
+    from_zone: str = setting("trust", matching(JUNOS_NAME))
+    to_zone: str = setting("untrust", matching(JUNOS_NAME))
+
+
+def srx_layout(pairs: Sequence[tuple[str, Sequence[str]]], options: JuniperSrxOptions) -> Layout:
+    """Address book entries and address sets for ``(tag, sorted prefixes)`` pairs."""
+    lead = options.name_prefix
+
+    def group_names(tag: str, count: int) -> list[str]:
+        return numbered_names(f"{lead}g-{tag.replace('.', '_')}", tag, count, MAX_NAME)
+
+    def object_names(prefixes: Sequence[str]) -> list[str]:
+        return prefix_object_names(prefixes, f"{lead}n-")
+
+    return layout(pairs, object_names, group_names, options.set_member_limit)
+
+
+def _pairs(views: Sequence[TagView]) -> list[tuple[str, Sequence[str]]]:
+    return [(v.name, v.prefixes) for v in views]
+
+
+def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
+    options = settings.get(JuniperSrxOptions)
+    changes = selection.changes
+
+    def srx_plan() -> Plan | None:
+        if changes is None:
+            return None
+        old = srx_layout(previous_prefixes(selection.tags, changes), options)
+        return plan(old, srx_layout(_pairs(selection.tags), options))
+
+    return {
+        "srx": lambda: srx_layout(_pairs(selection.tags), options),
+        "srx_plan": srx_plan,
+        "changes": lambda: changes,
+    }
+
+
+FORMAT = Format(
+    name="junipersrx",
+    summary="Juniper SRX set commands: global address book, address sets split at the member "
+    "limit, a security policy; incremental set/delete commands against a previous version",
+    outputs=("junipersrx/set-commands.txt",),
+    options=JuniperSrxOptions,
+    context=_context,
+    in_all=False,
+    incremental_outputs=("junipersrx/incremental-set-commands.txt",),
+)
