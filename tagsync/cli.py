@@ -15,6 +15,7 @@ from tagsync import __version__
 from tagsync.commands import (
     check,
     diff,
+    feeds,
     fetch,
     formats,
     history,
@@ -64,6 +65,7 @@ _COMMANDS = (
     ("diff", diff.diff),
     ("update", update.update),
     ("render", render.render),
+    ("feeds", feeds.feeds),
     ("formats", formats.formats),
     ("check", check.check),
     ("lookup", lookup.lookup),

@@ -1,0 +1,169 @@
+"""The `tagsync feeds` command: a static feed tree for firewalls that poll a list over HTTP(S)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tagsync.commands.common import (
+    CloudOption,
+    ConfigOption,
+    DownloadFlag,
+    FileOption,
+    PageUrlOption,
+    RegionsFlag,
+    StateDirOption,
+    TagOption,
+    UrlOption,
+    handle_errors,
+    note,
+    open_session,
+)
+
+if TYPE_CHECKING:
+    from tagsync.commands.common import Session
+    from tagsync.model import ServiceTags
+
+FeedsOutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out", "-o", help="Directory to publish in: OUT/<cloud> becomes the tree (serve OUT)"
+    ),
+]
+AllTagsFlag = Annotated[
+    bool,
+    typer.Option("--all-tags", help="Every tag of the cloud, regional ones included"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The version to publish, known by its sha256 before it is parsed: an unchanged re-render
+    stops before the parse."""
+
+    sha256: str
+    name: str  # file path or URL, for the publication date
+    parse: Callable[[], ServiceTags]
+
+
+def _source(session: Session, url: str | None, file: Path | None, snapshot: bool) -> _Source:
+    """Like Session.load (--file, --url, the snapshot or a download), with the parse deferred."""
+    import hashlib
+
+    from tagsync.errors import DataError
+    from tagsync.fetch import fetch_service_tags
+    from tagsync.model import parse_service_tags
+
+    if url is not None and file is not None:
+        raise typer.BadParameter("give either --url or --file, not both")
+    if snapshot:
+        store = session.store()
+        meta = store.meta()
+        if meta is not None:
+
+            def accepted() -> ServiceTags:
+                loaded = store.load_accepted(check_all_prefixes=False)
+                if loaded is None:
+                    raise DataError(f"{store.meta_path}: the accepted snapshot disappeared")
+                return loaded.service_tags
+
+            return _Source(meta.sha256, meta.source, accepted)
+    fetched = fetch_service_tags(session.cloud, session.config.download, url=url, file=file)
+    return _Source(
+        hashlib.sha256(fetched.data).hexdigest(),
+        fetched.source,
+        # Prefixes are checked when the tags are read: all in one batch for --all-tags.
+        lambda: parse_service_tags(
+            fetched.data,
+            source=fetched.source,
+            expected_cloud=session.cloud.file_cloud,
+            check_all_prefixes=False,
+        ),
+    )
+
+
+@handle_errors
+def feeds(
+    out: FeedsOutOption,
+    all_tags: AllTagsFlag = False,
+    tag: TagOption = None,
+    regions: RegionsFlag = False,
+    cloud: CloudOption = None,
+    url: UrlOption = None,
+    file: FileOption = None,
+    download: DownloadFlag = False,
+    page_url: PageUrlOption = None,
+    state_dir: StateDirOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write feeds for firewalls that poll a URL: CIDR lists, checksums, Check Point JSON."""
+    from tagsync import __version__
+    from tagsync.feeds import (
+        build_files,
+        check_tag_names,
+        feed_lists,
+        index_bytes,
+        input_key,
+        publication_date,
+    )
+    from tagsync.feeds_history import history_fingerprint, tag_trends
+    from tagsync.feeds_html import render_page
+    from tagsync.feeds_tree import FeedTree, listed_digests
+    from tagsync.model import resolve_tags
+
+    session = open_session(config, cloud, state_dir, page_url)
+    source = _source(session, url, file, snapshot=not (download or url or file))
+    names = list(tag or session.config.tags)
+    use_regions = regions or session.config.regions
+    store = session.store()
+    published = publication_date(source.name)
+    # Everything the tree depends on, known before the parse: the file's bytes decide which
+    # tags the requested names resolve to.
+    key = input_key(
+        {
+            "tagsync": __version__,
+            "source_sha256": source.sha256,
+            "cloud": session.cloud.name,
+            "all_tags": all_tags,
+            "names": names,
+            "regions": use_regions,
+            "published": published,
+            "history": history_fingerprint(store),
+        }
+    )
+    tree = FeedTree(out, session.cloud.name)
+    with tree.locked():
+        if tree.previous_key() == key:
+            note(f"feeds unchanged in {tree.link}")
+            return
+        service_tags = source.parse()
+        watched = [t.name for t in resolve_tags(service_tags, names, regions=use_regions)]
+        selected = list(service_tags.tags) if all_tags else watched
+        check_tag_names(selected, service_tags.source or session.cloud.name)
+        if all_tags:
+            service_tags.validate()  # one batch for the whole file
+        lists = feed_lists(
+            [service_tags.tags[name] for name in selected],
+            service_tags.distinct_prefixes if all_tags else None,
+        )
+        files, index = build_files(
+            service_tags, session.cloud.name, lists, published=published, key=key
+        )
+        by_name = {feed.name: feed for feed in lists}
+        trends = tag_trends(store, service_tags, by_name, watched, published or "current")
+        files["index.json"] = index_bytes(index)
+        files["index.html"] = render_page(index, trends)
+        result = tree.publish(files, tree.previous_index(), listed_digests(index))
+    where = f"changeNumber {service_tags.change_number} in {tree.link}"
+    if result.generation is None:
+        note(f"feeds unchanged for {where}")
+        return
+    removed = f", {len(result.removed_tags)} tags removed" if result.removed_tags else ""
+    note(
+        f"feeds for {where}: {len(selected)} tags, {result.written} files written, "
+        f"{result.linked} unchanged{removed}"
+    )

@@ -1,0 +1,298 @@
+"""The feed tree's content: per tag, plain CIDR lists, their checksums, a Check Point JSON, and
+the index that describes them. Writing the tree is :mod:`tagsync.feeds_tree`'s job; the page is
+:mod:`tagsync.feeds_html`'s.
+
+Per tag, inside ``<cloud>/<tag>/``:
+
+- ``ipv4.txt``, ``ipv6.txt``: one CIDR per line, LF, numeric order;
+- ``all.txt``: both families in one list (IPv4 first, then IPv6), for firewalls that take one
+  mixed feed;
+- ``<list>.sha256``: ``sha256sum`` format (``HEX  NAME``), for firewalls that poll a checksum URL
+  before the list (Cisco FDM's 5-minute polling needs one);
+- ``checkpoint.json``: a Check Point Generic Data Center file (sk167210: ``version`` "1.0",
+  ``description`` and ``objects``, each object with ``name``, ``id`` (a UUID), ``description``
+  and ``ranges``, where a range is an address, a CIDR or a FROM-TO range, IPv4 or IPv6).
+  https://support.checkpoint.com/results/sk/sk167210 . The id is a UUID derived from cloud and
+  tag name, so it stays the same from run to run and the gateway keeps the object.
+
+Every list is **aggregated**: the fewest CIDRs covering exactly the tag's addresses (duplicates
+dropped, nested and adjacent networks merged). The addresses allowed are exactly the tag's; only
+the number of entries drops, and entries are what feed limits count (FortiGate, PAN-OS EDLs).
+A published prefix may therefore appear inside a larger entry: ``tagsync prefixes TAG`` shows
+the list as published.
+
+Tag names come from the downloaded file: each is checked again here before it becomes a path
+component (the file's name pattern allows ``.`` and ``..``), and names equal but for case are
+refused, since a case-insensitive store (an object store mirror, a Windows share) would mix them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import operator
+import re
+import socket
+import struct
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from tagsync.errors import DataError
+from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag
+from tagsync.prefixes import merge_family, split_families
+
+__all__ = [
+    "FEED_FORMAT",
+    "LIST_NAMES",
+    "TagFeed",
+    "build_files",
+    "check_tag_names",
+    "feed_lists",
+    "index_bytes",
+    "input_key",
+    "publication_date",
+]
+
+FEED_FORMAT = 1  # bump when the tree's layout or file contents change for the same input
+LIST_NAMES = ("ipv4.txt", "ipv6.txt", "all.txt")
+CHECKPOINT_NAME = "checkpoint.json"
+# Fixed namespace for the Check Point object ids (uuid5 of cloud/tag): stable across runs.
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "tagsync:feeds:checkpoint-generic-data-center")
+# Microsoft's published file names carry the publication date: ServiceTags_Public_20251006.json.
+_PUBLISHED_NAME = re.compile(r"ServiceTags_[A-Za-z]+_(\d{4})(\d{2})(\d{2})\.json")
+
+
+@dataclass(frozen=True, slots=True)
+class TagFeed:
+    """One tag's lists, aggregated, in numeric order."""
+
+    name: str
+    change_number: int
+    prefixes: int  # prefixes as published
+    ipv4: list[str]
+    ipv6: list[str]
+
+
+# --- names --------------------------------------------------------------------------------
+def check_tag_names(names: Iterable[str], source: str) -> None:
+    """Refuse names unfit to be a path component: DataError naming the first one."""
+    seen: dict[str, str] = {}
+    for name in names:
+        if not TAG_NAME_PATTERN.fullmatch(name) or name.startswith("."):
+            raise DataError(f"{source}: tag name {name!r:.80} cannot be a feed directory name")
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise DataError(
+                f"{source}: tags {other!r} and {name!r} differ only in case; their feed "
+                "directories would collide on a case-insensitive store"
+            )
+
+
+def publication_date(source: str) -> str | None:
+    """The publication date in a published file name (``..._YYYYMMDD.json``), else None."""
+    match = _PUBLISHED_NAME.search(source.replace("\\", "/").rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    try:
+        return date(*map(int, match.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+# --- aggregation ----------------------------------------------------------------------------
+_V4_MASKS = [(1 << (32 - n)) - 1 for n in range(33)]
+_V6_MASKS = [(1 << (128 - n)) - 1 for n in range(129)]
+
+
+def _bounds(
+    prefixes: list[str], v6: bool
+) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, int]]:
+    """Per prefix (valid and canonical): its sort key, first address, last address, and the
+    sort key of its buddy (the other half of the next larger network) for each lower half.
+
+    Computed once for every prefix of the selected tags, in whole-list C-level passes, so that
+    sorting a tag and deciding whether it needs merging are dictionary look-ups.
+    """
+    if not prefixes:
+        return {}, {}, {}, {}
+    parts = "\n".join(prefixes).replace("/", "\n").split("\n")
+    lengths = list(map(int, parts[1::2]))
+    if v6:
+        packed = b"".join(map(socket.inet_pton, itertools.repeat(socket.AF_INET6), parts[0::2]))
+        words = struct.unpack(f">{2 * len(prefixes)}Q", packed)
+        high = map(operator.lshift, words[0::2], itertools.repeat(64))
+        firsts = list(map(operator.or_, high, words[1::2]))
+        masks = _V6_MASKS
+    else:
+        packed = b"".join(map(socket.inet_aton, parts[0::2]))
+        firsts = list(struct.unpack(f">{len(prefixes)}I", packed))
+        masks = _V4_MASKS
+    host = list(map(masks.__getitem__, lengths))
+    lasts = list(map(operator.or_, firsts, host))
+    keys = list(map(operator.or_, map(operator.lshift, firsts, itertools.repeat(8)), lengths))
+    # The lower half of a network is aligned to twice its size (its size bit is clear); its
+    # buddy starts right after it, with the same length. (For /0 the "buddy" would start past
+    # the last address: a key no prefix has, so it never matches.)
+    sizes = map(operator.add, host, itertools.repeat(1))
+    lower = list(map(operator.not_, map(operator.and_, firsts, sizes)))
+    after = map(operator.lshift, map(operator.add, lasts, itertools.repeat(1)), itertools.repeat(8))
+    buddy_keys = map(operator.or_, after, lengths)
+    return (
+        dict(zip(prefixes, keys, strict=True)),
+        dict(zip(prefixes, firsts, strict=True)),
+        dict(zip(prefixes, lasts, strict=True)),
+        dict(
+            zip(
+                itertools.compress(prefixes, lower),
+                itertools.compress(buddy_keys, lower),
+                strict=True,
+            )
+        ),
+    )
+
+
+class _Aggregator:
+    """Sorts and merges the tags' lists with the bounds of every prefix computed up front."""
+
+    def __init__(self, tags: Sequence[Tag], distinct: Iterable[str] | None = None) -> None:
+        if distinct is None:
+            distinct = dict.fromkeys(itertools.chain.from_iterable(t.prefixes for t in tags))
+        v4, v6 = split_families(list(distinct))
+        self._v4 = _bounds(v4, v6=False)
+        self._v6 = _bounds(v6, v6=True)
+
+    def family(self, prefixes: list[str], v6: bool) -> list[str]:
+        """The fewest CIDRs for one family's (distinct) prefixes of a tag, sorted.
+
+        A sorted list of aligned blocks is already the fewest iff no block overlaps the one
+        before it and no block sits right after its buddy (a tiling that is not the fewest
+        always holds two buddies side by side); most published lists pass, and only the others
+        go through the merging sweep.
+        """
+        key, first, last, buddy = self._v6 if v6 else self._v4
+        ordered = sorted(prefixes, key=key.__getitem__)
+        if len(ordered) < 2:
+            return ordered
+        starts = map(first.__getitem__, itertools.islice(ordered, 1, None))
+        overlaps = any(map(operator.le, starts, map(last.__getitem__, ordered)))
+        keys = set(map(key.__getitem__, ordered))
+        if overlaps or not keys.isdisjoint(map(buddy.get, ordered)):
+            return merge_family(ordered, v6)
+        return ordered
+
+    def feed(self, tag: Tag) -> TagFeed:
+        # Duplicates within a tag overlap themselves, so the merge below drops them.
+        v4, v6 = split_families(tag.prefixes)
+        return TagFeed(
+            tag.name,
+            tag.change_number,
+            len(tag.prefixes),
+            self.family(v4, False),
+            self.family(v6, True),
+        )
+
+
+def feed_lists(tags: Sequence[Tag], distinct: Iterable[str] | None = None) -> list[TagFeed]:
+    """The aggregated lists of ``tags`` (validated prefixes), in the given order; ``distinct``
+    may give every prefix of the tags once (the file's validated set, already at hand)."""
+    aggregator = _Aggregator(tags, distinct)
+    return [aggregator.feed(tag) for tag in tags]
+
+
+# --- files --------------------------------------------------------------------------------
+def _list_bytes(prefixes: list[str]) -> bytes:
+    return ("\n".join(prefixes) + "\n").encode("ascii") if prefixes else b""
+
+
+def _checkpoint_bytes(cloud: str, feed: TagFeed, entries: list[str]) -> bytes:
+    # Assembled as text, not json.dumps'd: ~3,000 files per tree. Every piece is JSON-safe as
+    # it stands: the tag name matched [A-Za-z0-9._-], the cloud is ours, and the entries are
+    # canonical CIDRs ([0-9a-f.:/] only).
+    object_id = uuid.uuid5(_ID_NAMESPACE, f"{cloud}/{feed.name}")
+    described = f"Azure service tag {feed.name} ({cloud} cloud)"
+    ranges = '"' + '", "'.join(entries) + '"' if entries else ""
+    return (
+        f'{{"version": "1.0", "description": "{described}, written by tagsync", "objects": '
+        f'[{{"name": "{feed.name}", "id": "{object_id}", "description": "{described}", '
+        f'"ranges": [{ranges}]}}]}}\n'
+    ).encode("ascii")
+
+
+def _file_info(data: bytes, entries: int | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if entries is not None:
+        info["entries"] = entries
+    return info
+
+
+def build_files(
+    service_tags: ServiceTags,
+    cloud: str,
+    feeds: Sequence[TagFeed],
+    *,
+    published: str | None,
+    key: str,
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every file of one cloud's tree (path relative to ``<cloud>/`` → bytes) but the page, and
+    the index (also written as ``index.json``; the page is built from it)."""
+    files: dict[str, bytes] = {}
+    tags_index: dict[str, Any] = {}
+    for feed in feeds:
+        lists = {"ipv4.txt": feed.ipv4, "ipv6.txt": feed.ipv6, "all.txt": feed.ipv4 + feed.ipv6}
+        described: dict[str, Any] = {}
+        for name in LIST_NAMES:
+            data = _list_bytes(lists[name])
+            described[name] = info = _file_info(data, len(lists[name]))
+            checksum = f"{info['sha256']}  {name}\n".encode("ascii")
+            files[f"{feed.name}/{name}"] = data
+            files[f"{feed.name}/{name}.sha256"] = checksum
+            described[f"{name}.sha256"] = _file_info(checksum)
+        data = _checkpoint_bytes(cloud, feed, lists["all.txt"])
+        files[f"{feed.name}/{CHECKPOINT_NAME}"] = data
+        described[CHECKPOINT_NAME] = _file_info(data, len(lists["all.txt"]))
+        tags_index[feed.name] = {
+            "change_number": feed.change_number,
+            "published_prefixes": feed.prefixes,
+            "ipv4": len(feed.ipv4),
+            "ipv6": len(feed.ipv6),
+            "all": len(feed.ipv4) + len(feed.ipv6),
+            # Filled in by the coverage/publication-date feature once it lands; null until then.
+            "deploy_by": None,
+            "files": {
+                name: {"path": f"{feed.name}/{name}", **info} for name, info in described.items()
+            },
+        }
+    index = {
+        "format": FEED_FORMAT,
+        "cloud": cloud,
+        "file_cloud": service_tags.cloud,
+        "change_number": service_tags.change_number,
+        "publication_date": published,
+        "source_sha256": service_tags.sha256,
+        "input_key": key,
+        "tag_count": len(tags_index),
+        "tags": tags_index,
+    }
+    return files, index
+
+
+def index_bytes(index: Mapping[str, Any]) -> bytes:
+    """``index.json``: one line per tag, so a diff of two versions reads tag by tag (and the
+    C encoder, not the slower indenting one, does the work)."""
+    head = json.dumps({k: v for k, v in index.items() if k != "tags"})
+    tags = ",\n".join(
+        f"{json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}"
+        for name, entry in index["tags"].items()
+    )
+    return f'{head[:-1]},\n"tags": {{\n{tags}\n}}}}\n'.encode("ascii")
+
+
+def input_key(parts: Mapping[str, Any]) -> str:
+    """A digest of everything the tree depends on: same key, same bytes (lets an unchanged
+    re-render stop before any aggregation or file access)."""
+    text = json.dumps(dict(parts, format=FEED_FORMAT), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

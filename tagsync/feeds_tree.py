@@ -1,0 +1,274 @@
+"""Publishing a feed tree so that a reader never sees half of it, and unchanged files stay put.
+
+Layout under ``--out`` (one cloud per run; several clouds can share OUT)::
+
+    OUT/<cloud>                      symlink -> .feeds/<cloud>/g00000007 (relative)
+    OUT/.feeds/<cloud>/g00000007/    one complete generation: index.json, index.html, <tag>/...
+    OUT/.feeds/<cloud>/.lock         held for the whole run
+
+Why a generation swapped in with a symlink, not per-file renames: a firewall fetches a list and
+then its ``.sha256`` (Cisco), or a person reads ``index.json`` and then a list it names; with
+per-file renames either could pair a new file with an old one, and a removed tag's directory
+would vanish before the index stops naming it. Here every path under ``OUT/<cloud>`` resolves
+inside one generation, and ``rename(2)`` of the link switches all of them at once. A request
+that already opened a file of the old generation finishes reading it (open files outlive their
+names), and the previous generation is kept until the next run, so a reader walking it keeps
+working.
+
+Unchanged files are not rewritten: a file whose bytes equal the previous generation's is
+hard-linked into the new one (same inode, same mtime and size), so a web server's ETag and
+Last-Modified (nginx derives both from them) and the firewalls' conditional polls see no change.
+When nothing at all changed, no generation is made. The new generation is flushed to disk
+(``sync``) before the link moves, so a crash leaves the old tree or the complete new one.
+
+Serve ``OUT`` (the web server follows the link); keep ``.feeds`` out of anything that copies
+the tree as plain files, or copy ``OUT/<cloud>/`` with links followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tagsync.atomic import fsync_directory
+from tagsync.errors import ConfigError, DataError, LockError
+
+__all__ = ["FeedTree", "Published", "listed_digests"]
+
+_GENERATION = re.compile(r"g([0-9]{8})")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_LOCK_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one run did to the tree."""
+
+    path: Path  # OUT/<cloud>
+    generation: str | None  # the new generation, or None when nothing changed
+    written: int = 0
+    linked: int = 0
+    removed_tags: tuple[str, ...] = ()
+
+
+class FeedTree:
+    """One cloud's published tree under ``out``."""
+
+    def __init__(self, out: Path, cloud: str) -> None:
+        self.out = out
+        self.cloud = cloud
+        self.link = out / cloud
+        self.base = out / ".feeds" / cloud
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float = _LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the tree's lock: two runs never build generations side by side."""
+        import filelock
+
+        try:
+            self.base.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{self.out}: cannot create the feed tree ({exc.strerror})") from None
+        lock = filelock.FileLock(str(self.base / ".lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise LockError(f"{self.base}: another tagsync feeds run holds the lock") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # --- the current generation ---------------------------------------------------------------
+    def current(self) -> Path | None:
+        """The generation ``OUT/<cloud>`` points to, or None before the first run."""
+        if not os.path.lexists(self.link):
+            return None
+        if not self.link.is_symlink():
+            raise ConfigError(
+                f"{self.link}: exists and is not a feed tree link made by tagsync; "
+                "move it away or choose another --out"
+            )
+        target = os.readlink(self.link)
+        parts = target.split("/")
+        if parts[:2] != [".feeds", self.cloud] or len(parts) != 3:
+            raise ConfigError(
+                f"{self.link}: points to {target!r:.80}, not into .feeds/{self.cloud}"
+            )
+        if not _GENERATION.fullmatch(parts[2]) or not (self.base / parts[2]).is_dir():
+            return None  # dangling or foreign: the next generation replaces it
+        return self.base / parts[2]
+
+    def previous_key(self) -> str | None:
+        """The input key of the current generation, from the first line of its ``index.json``
+        (where :func:`tagsync.feeds.index_bytes` puts everything but the tags): an unchanged
+        re-render stops here without parsing the whole index."""
+        current = self.current()
+        if current is None:
+            return None
+        try:
+            with open(current / "index.json", "rb") as handle:
+                head = json.loads(handle.readline().rstrip(b",\r\n") + b"}")
+        except (OSError, ValueError):
+            return None
+        key = head.get("input_key") if isinstance(head, dict) else None
+        return key if isinstance(key, str) else None
+
+    def previous_index(self) -> dict[str, Any] | None:
+        """The current generation's ``index.json`` (our own output, still checked), or None."""
+        current = self.current()
+        if current is None:
+            return None
+        try:
+            index = json.loads((current / "index.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return index if isinstance(index, dict) and isinstance(index.get("tags"), dict) else None
+
+    # --- publishing ---------------------------------------------------------------------------
+    def publish(
+        self,
+        files: Mapping[str, bytes],
+        previous: Mapping[str, Any] | None,
+        digests: Mapping[str, str] | None = None,
+    ) -> Published:
+        """Make ``files`` (paths relative to ``OUT/<cloud>``) the tree; call with the lock held.
+        ``digests`` may give the sha256 of some files, already computed."""
+        import hashlib
+
+        current = self.current()
+        known = listed_digests(previous) if current is not None else {}
+        given = digests or {}
+        digests = {
+            path: given.get(path) or hashlib.sha256(data).hexdigest()
+            for path, data in files.items()
+        }
+        # index.html is not listed in index.json: compare it with the file itself.
+        for extra in ("index.json", "index.html"):
+            if current is not None and extra in files:
+                with contextlib.suppress(OSError):
+                    known[extra] = hashlib.sha256((current / extra).read_bytes()).hexdigest()
+        removed = _removed_tags(previous, files) if current is not None else ()
+        if current is not None and known == digests:
+            return Published(self.link, None)
+        generation = self._next_generation()
+        target = self.base / generation
+        try:
+            written, linked = _write_generation(target, files, digests, known, current)
+            if written:
+                os.sync()  # every new file on disk before the link may point at them
+            self._swap(generation)
+        except OSError as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise DataError(f"{target}: cannot write the feed tree ({exc.strerror})") from None
+        self._prune(keep={generation, current.name if current is not None else ""})
+        return Published(self.link, generation, written, linked, removed)
+
+    def _next_generation(self) -> str:
+        numbers = [int(m.group(1)) for m in map(_GENERATION.fullmatch, os.listdir(self.base)) if m]
+        return f"g{max(numbers, default=0) + 1:08d}"
+
+    def _swap(self, generation: str) -> None:
+        temp = self.out / f".{self.cloud}.link-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        os.symlink(f".feeds/{self.cloud}/{generation}", temp)
+        try:
+            os.replace(temp, self.link)
+        except OSError:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+        fsync_directory(self.out)
+
+    def _prune(self, keep: set[str]) -> None:
+        """Remove generations but the new and the previous one, and crashed runs' leftovers."""
+        for name in os.listdir(self.base):
+            if _GENERATION.fullmatch(name) and name not in keep:
+                shutil.rmtree(self.base / name, ignore_errors=True)
+        for stale in self.out.glob(f".{self.cloud}.link-*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def listed_digests(index: Mapping[str, Any] | None) -> dict[str, str]:
+    """path -> sha256 of each tag file an index lists (malformed entries skipped: a file of the
+    previous generation not vouched for is simply written again)."""
+    digests: dict[str, str] = {}
+    tags = index.get("tags") if index else None
+    if not isinstance(tags, dict):
+        return digests
+    for name, entry in tags.items():
+        listed = entry.get("files") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(listed, dict):
+            continue
+        for file_name, info in listed.items():
+            digest = info.get("sha256") if isinstance(info, dict) else None
+            if isinstance(file_name, str) and isinstance(digest, str) and _HEX64.fullmatch(digest):
+                digests[f"{name}/{file_name}"] = digest
+    return digests
+
+
+def _removed_tags(index: Mapping[str, Any] | None, files: Mapping[str, bytes]) -> tuple[str, ...]:
+    tags = index.get("tags") if index else None
+    if not isinstance(tags, dict):
+        return ()
+    present = {path.split("/", 1)[0] for path in files if "/" in path}
+    return tuple(sorted(name for name in tags if isinstance(name, str) and name not in present))
+
+
+def _write_generation(
+    target: Path,
+    files: Mapping[str, bytes],
+    digests: Mapping[str, str],
+    known: Mapping[str, str],
+    current: Path | None,
+) -> tuple[int, int]:
+    """Fill the new generation directory: link what is unchanged, write the rest."""
+    by_directory: dict[str, list[str]] = {}
+    for path in files:
+        directory, _, name = path.rpartition("/")
+        by_directory.setdefault(directory, []).append(name)
+    os.mkdir(target)
+    root, previous = str(target), str(current) if current is not None else ""
+    written = linked = 0
+    for directory, names in by_directory.items():
+        folder = f"{root}/{directory}" if directory else root
+        if directory:
+            os.mkdir(folder)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for name in names:
+                path = f"{directory}/{name}" if directory else name
+                if previous and known.get(path) == digests[path]:
+                    try:
+                        os.link(f"{previous}/{path}", name, dst_dir_fd=dir_fd)
+                        linked += 1
+                        continue
+                    except OSError:
+                        pass  # gone or not linkable (another filesystem): write it instead
+                _write(dir_fd, name, files[path])
+                written += 1
+        finally:
+            os.close(dir_fd)
+    return written, linked
+
+
+def _write(dir_fd: int, name: str, data: bytes) -> None:
+    # Plain os calls with the directory's fd: ~20,000 small files per full tree, where a
+    # Python file object and a path lookup per file would double the cost.
+    fd = os.open(name, _CREATE, 0o644, dir_fd=dir_fd)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
