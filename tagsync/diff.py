@@ -1,6 +1,9 @@
-"""Compare two versions of the service tags: per tag, which prefixes came and went.
+"""Compare two versions of the service tags: per tag, which prefixes came and went, and which
+addresses.
 
-Prefix lists are compared as sets (fast, order-insensitive); the other properties of a tag
+Prefix lists are compared as sets (fast, order-insensitive); only tags whose prefix texts
+differ are then compared by the addresses they cover (:mod:`tagsync.coverage`), which tells a
+re-aggregation (new texts, same addresses) from a real change. The other properties of a tag
 (region, systemService, networkFeatures, ...) are compared structurally with deepdiff, but only
 for tags whose properties actually differ, so a full-file diff stays cheap.
 """
@@ -11,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tagsync.coverage import NO_CHANGE, AddressCounts, Coverage, diff_coverage
 from tagsync.model import ServiceTags, Tag
 from tagsync.prefixes import sort_prefixes
 
@@ -19,7 +23,11 @@ __all__ = ["ChangeSet", "TagChange", "diff_service_tags", "diff_tags"]
 
 @dataclass(frozen=True, slots=True)
 class TagChange:
-    """What changed in one tag between two versions (prefix lists sorted numerically)."""
+    """What changed in one tag between two versions (prefix lists sorted numerically).
+
+    ``added``/``removed`` are prefix texts; ``coverage`` holds the addresses really gained and
+    lost, which is what firewalls that match addresses care about.
+    """
 
     name: str
     old_change_number: int | None
@@ -30,10 +38,23 @@ class TagChange:
     property_changes: dict[str, Any] = field(default_factory=dict)
     old_count: int = 0
     new_count: int = 0
+    coverage: Coverage = NO_CHANGE
 
     @property
     def changed(self) -> bool:
+        """Any difference at all: a prefix text or another property."""
         return bool(self.added or self.removed or self.property_changes)
+
+    @property
+    def reaggregated(self) -> bool:
+        """The prefix texts changed but the tag covers exactly the same addresses."""
+        return bool(self.added or self.removed) and not self.coverage.changed
+
+    @property
+    def coverage_changed(self) -> bool:
+        """A difference that matters to a firewall: addresses gained or lost, or another
+        property (region, networkFeatures, ...) changed. A pure re-aggregation is not one."""
+        return self.coverage.changed or bool(self.property_changes)
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -41,6 +62,7 @@ class TagChange:
             "new_change_number": self.new_change_number,
             "added": list(self.added),
             "removed": list(self.removed),
+            "coverage": self.coverage.to_dict(),
         }
         if self.property_changes:
             document["property_changes"] = self.property_changes
@@ -60,7 +82,41 @@ class ChangeSet:
 
     @property
     def changed(self) -> bool:
+        """Any compared tag differs at all, re-aggregations included."""
         return bool(self.tags)
+
+    @property
+    def coverage_changed(self) -> bool:
+        """Some compared tag gained or lost addresses or changed another property: the change
+        that --exit-code, check and alerts should react to (re-aggregations alone are not)."""
+        return any(change.coverage_changed for change in self.tags.values())
+
+    @property
+    def reaggregated(self) -> tuple[str, ...]:
+        """Names of the tags whose prefix texts changed while their addresses did not."""
+        return tuple(name for name in sorted(self.tags) if self.tags[name].reaggregated)
+
+    @property
+    def gained_count(self) -> int:
+        """CIDRs of newly covered addresses, over all tags."""
+        return sum(len(change.coverage.gained) for change in self.tags.values())
+
+    @property
+    def lost_count(self) -> int:
+        """CIDRs of addresses no longer covered, over all tags."""
+        return sum(len(change.coverage.lost) for change in self.tags.values())
+
+    @property
+    def gained_addresses(self) -> AddressCounts:
+        return sum(
+            (change.coverage.gained_addresses for change in self.tags.values()), AddressCounts()
+        )
+
+    @property
+    def lost_addresses(self) -> AddressCounts:
+        return sum(
+            (change.coverage.lost_addresses for change in self.tags.values()), AddressCounts()
+        )
 
     @property
     def added_count(self) -> int:
@@ -100,6 +156,8 @@ def diff_tags(name: str, old: Tag | None, new: Tag | None) -> TagChange:
     old_set = set(old.prefixes) if old else set()
     new_set = set(new.prefixes) if new else set()
     properties = _property_changes(old, new) if old and new else {}
+    # Interval work only when the texts differ: equal texts cover equal addresses.
+    coverage = diff_coverage(old_set, new_set) if old_set != new_set else NO_CHANGE
     return TagChange(
         name=name,
         old_change_number=old.change_number if old else None,
@@ -109,6 +167,7 @@ def diff_tags(name: str, old: Tag | None, new: Tag | None) -> TagChange:
         property_changes=properties,
         old_count=len(old_set),
         new_count=len(new_set),
+        coverage=coverage,
     )
 
 

@@ -1,8 +1,9 @@
-"""Safety guards that refuse suspicious versions: rollbacks and mass removals of prefixes."""
+"""Safety guards that refuse suspicious versions: rollbacks and mass removals of addresses."""
 
 from __future__ import annotations
 
-from tagsync.diff import ChangeSet
+from tagsync.coverage import Coverage, count_text
+from tagsync.diff import ChangeSet, TagChange
 from tagsync.errors import GuardError
 
 __all__ = ["check_mass_removal", "check_rollback"]
@@ -21,16 +22,41 @@ def check_rollback(old_change_number: int | None, new_change_number: int, source
 
 
 def check_mass_removal(changes: ChangeSet, max_ratio: float, source: str) -> None:
-    """Refuse a version that drops more than ``max_ratio`` of any compared tag's prefixes."""
-    offenders = []
-    for name in sorted(changes.tags):
-        change = changes.tags[name]
-        if change.old_count and len(change.removed) / change.old_count > max_ratio:
-            offenders.append(
-                f"{name} would lose {len(change.removed)} of {change.old_count} prefixes"
-            )
+    """Refuse a version in which any compared tag loses more than ``max_ratio`` of its IPv4
+    addresses or of its IPv6 addresses.
+
+    Addresses, not prefix texts: a re-aggregation can replace most of a tag's texts with a few
+    larger prefixes and lose nothing, while a real loss can hide in a handful of texts.
+    """
+    offenders = [
+        _loss_text(name, changes.tags[name])
+        for name in sorted(changes.tags)
+        if _worst_loss(changes.tags[name].coverage) > max_ratio
+    ]
     if offenders:
         raise GuardError(
-            f"{source}: refusing mass removal over {max_ratio:.0%}: {'; '.join(offenders)}; "
-            "use --force if this is intended"
+            f"{source}: refusing mass removal (over {max_ratio:.0%} of a tag's IPv4 or IPv6 "
+            f"addresses): {'; '.join(offenders)}; use --force if this is intended"
         )
+
+
+def _ratio(lost: int, total: int) -> float:
+    return lost / total if total else 0.0
+
+
+def _worst_loss(coverage: Coverage) -> float:
+    lost, total = coverage.lost_addresses, coverage.old_addresses
+    return max(_ratio(lost.ipv4, total.ipv4), _ratio(lost.ipv6, total.ipv6))
+
+
+def _loss_text(name: str, change: TagChange) -> str:
+    lost, total = change.coverage.lost_addresses, change.coverage.old_addresses
+    families = " and ".join(
+        f"{count_text(part)} of {count_text(whole)} {family} addresses ({_ratio(part, whole):.1%})"
+        for family, part, whole in (
+            ("IPv4", lost.ipv4, total.ipv4),
+            ("IPv6", lost.ipv6, total.ipv6),
+        )
+        if whole
+    )
+    return f"{name} would lose {len(change.removed)} of {change.old_count} prefixes, {families}"

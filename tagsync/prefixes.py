@@ -21,6 +21,8 @@ __all__ = [
     "canonical_prefix",
     "is_ipv6",
     "merge_family",
+    "merged_ranges",
+    "ranges_to_cidrs",
     "select_family",
     "sort_prefixes",
     "sorted_families",
@@ -203,22 +205,21 @@ _HOST_MASKS = {
 }
 
 
-def merge_family(prefixes: list[str], v6: bool) -> list[str]:
-    """The fewest prefixes covering exactly the addresses of one family's prefixes, given as
-    :func:`sorted_families` returns them.
+def _sweep(prefixes: list[str], v6: bool) -> tuple[list[int], list[int], list[str | None]]:
+    """Merge one family's sorted prefixes into disjoint, non-touching integer ranges.
 
-    A sweep over the ranges: a range that is still exactly one of the given networks (it only
-    absorbed networks inside it) keeps its text; ranges that really merged are split back into
-    CIDRs with integer arithmetic (the AzureCloud tag alone merges into thousands of ranges,
-    where a netaddr object per range would cost ~30 us each).
+    Returns (first addresses, last addresses, texts): a range that is still exactly one of the
+    given networks (it only absorbed networks inside it) keeps that network's text, a range that
+    really merged has None.
     """
-    if len(prefixes) < 2:
-        return list(prefixes)
+    if not prefixes:
+        return [], [], []
     addresses, lengths = _addresses_and_lengths(prefixes)
-    bits = _V6_MAX if v6 else _V4_MAX
     firsts = _numbers(addresses, v6)
-    lasts = list(map(operator.or_, firsts, map(_HOST_MASKS[bits].__getitem__, lengths)))
-    result: list[str] = []
+    lasts = list(map(operator.or_, firsts, map(_HOST_MASKS[_bits(v6)].__getitem__, lengths)))
+    range_firsts: list[int] = []
+    range_lasts: list[int] = []
+    texts: list[str | None] = []
     top_first, top_last = firsts[0], lasts[0]
     top_text: str | None = prefixes[0]
     for first, last, text in zip(firsts, lasts, prefixes, strict=True):
@@ -226,10 +227,56 @@ def merge_family(prefixes: list[str], v6: bool) -> list[str]:
             if last > top_last:
                 top_last, top_text = last, None
             continue
-        result.extend([top_text] if top_text else _range_cidrs(top_first, top_last, bits))
+        range_firsts.append(top_first)
+        range_lasts.append(top_last)
+        texts.append(top_text)
         top_first, top_last, top_text = first, last, text
-    result.extend([top_text] if top_text else _range_cidrs(top_first, top_last, bits))
+    range_firsts.append(top_first)
+    range_lasts.append(top_last)
+    texts.append(top_text)
+    return range_firsts, range_lasts, texts
+
+
+def merged_ranges(prefixes: list[str], v6: bool) -> tuple[list[int], list[int]]:
+    """The addresses of one family's prefixes, given as :func:`sorted_families` returns them, as
+    sorted, disjoint and non-touching integer ranges: (first addresses, last addresses)."""
+    firsts, lasts, _ = _sweep(prefixes, v6)
+    return firsts, lasts
+
+
+def merge_family(prefixes: list[str], v6: bool) -> list[str]:
+    """The fewest prefixes covering exactly the addresses of one family's prefixes, given as
+    :func:`sorted_families` returns them.
+
+    A sweep over the ranges: a range that is still exactly one of the given networks keeps its
+    text; ranges that really merged are split back into CIDRs with integer arithmetic (the
+    AzureCloud tag alone merges into thousands of ranges, where a netaddr object per range
+    would cost ~30 us each).
+    """
+    if len(prefixes) < 2:
+        return list(prefixes)
+    bits = _bits(v6)
+    result: list[str] = []
+    for first, last, text in zip(*_sweep(prefixes, v6), strict=True):
+        if text:
+            result.append(text)
+        else:
+            result.extend(_range_cidrs(first, last, bits))
     return result
+
+
+def ranges_to_cidrs(firsts: list[int], lasts: list[int], v6: bool) -> list[str]:
+    """The fewest CIDRs covering exactly the given integer ranges of one family, in their order
+    (fewest overall when the ranges neither overlap nor touch, as :func:`merged_ranges` gives)."""
+    bits = _bits(v6)
+    cidrs: list[str] = []
+    for first, last in zip(firsts, lasts, strict=True):
+        cidrs.extend(_range_cidrs(first, last, bits))
+    return cidrs
+
+
+def _bits(v6: bool) -> int:
+    return _V6_MAX if v6 else _V4_MAX
 
 
 def aggregate(prefixes: Iterable[str]) -> list[str]:

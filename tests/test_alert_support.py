@@ -1,7 +1,8 @@
 """Helpers for the alert and check tests (no tests here): real loopback peers and expectations.
 
 Expected prefix sets are computed straight from the published JSON with json + ipaddress, never
-through tagsync's own parser, so a parser or diff bug cannot hide in the expectation.
+through tagsync's own parser, so a parser or diff bug cannot hide in the expectation; expected
+coverage (addresses gained and lost) comes from netaddr's IPSet arithmetic, not tagsync's sweep.
 """
 
 from __future__ import annotations
@@ -22,15 +23,20 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from netaddr import IPNetwork, IPSet
 
 __all__ = [
     "MailSink",
+    "coverage_document",
     "expected_change",
+    "expected_coverage",
     "free_port",
     "hanging_port",
+    "ipset_coverage",
     "make_certificate",
     "raw_prefixes",
     "refused_port",
+    "sibling_pair",
     "smtp_server",
 ]
 
@@ -52,6 +58,51 @@ def expected_change(old: Path, new: Path, tag: str) -> tuple[set[str], set[str]]
     """(added, removed) for ``tag`` between two published files."""
     before, after = raw_prefixes(old, tag), raw_prefixes(new, tag)
     return after - before, before - after
+
+
+def _family_sizes(cidrs: list[str]) -> dict[str, int]:
+    sizes = {"ipv4": 0, "ipv6": 0}
+    for cidr in cidrs:
+        network = IPNetwork(cidr)
+        sizes[f"ipv{network.version}"] += network.size
+    return sizes
+
+
+def ipset_coverage(old: set[str], new: set[str]) -> dict[str, Any]:
+    """The "coverage" document for one tag, computed with netaddr IPSet differences."""
+    return coverage_document(IPSet(old), IPSet(new))
+
+
+def coverage_document(before: IPSet, after: IPSet) -> dict[str, Any]:
+    """The "coverage" document between two IPSets of one tag."""
+    gained = [str(cidr) for cidr in (after - before).iter_cidrs()]
+    lost = [str(cidr) for cidr in (before - after).iter_cidrs()]
+    return {
+        "gained": gained,
+        "lost": lost,
+        "gained_addresses": _family_sizes(gained),
+        "lost_addresses": _family_sizes(lost),
+    }
+
+
+def expected_coverage(old: Path, new: Path, tag: str) -> dict[str, Any]:
+    """The "coverage" document for ``tag`` between two published files."""
+    return ipset_coverage(raw_prefixes(old, tag), raw_prefixes(new, tag))
+
+
+def sibling_pair(prefixes: tuple[str, ...], version: int) -> tuple[str, str, str]:
+    """Two real adjacent halves of one network among ``prefixes`` whose parent is not listed:
+    (low half, high half, parent), for building a re-aggregation out of real data."""
+    listed = set(prefixes)
+    for prefix in sorted(listed):
+        network = ipaddress.ip_network(prefix)
+        if network.version != version or network.prefixlen == 0:
+            continue
+        parent = network.supernet()
+        low, high = (str(half) for half in parent.subnets())
+        if low == prefix and high in listed and str(parent) not in listed:
+            return low, high, str(parent)
+    raise AssertionError(f"no sibling pair of IPv{version} prefixes")
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_NEW, SAMPLE_OLD, public
+from test_alert_support import expected_coverage
 from typer.testing import CliRunner
 
 from tagsync.cli import app
@@ -98,6 +99,9 @@ def test_cli_json_diff_shape_on_samples(runner: CliRunner, state_dir: Path) -> N
                 "new_change_number": new_numbers["AzureAdvancedThreatProtection"],
                 "added": sorted(added, key=_numeric),
                 "removed": sorted(removed, key=_numeric),
+                "coverage": expected_coverage(
+                    SAMPLE_OLD, SAMPLE_NEW, "AzureAdvancedThreatProtection"
+                ),
             }
         },
     }
