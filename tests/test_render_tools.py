@@ -170,3 +170,96 @@ def test_ipset_sizing_grows_with_the_count() -> None:
     hashsize, maxelem = ipset_sizing(40000)
     assert maxelem >= 80000 and maxelem & (maxelem - 1) == 0
     assert hashsize & (hashsize - 1) == 0 and hashsize >= 40000 // 4
+
+
+# --- Names and modes that cannot hurt the admin's ruleset ------------------------------------
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"iptables": {"chain": "INPUT"}}, "render.iptables.chain: 'INPUT' is a built-in chain"),
+        ({"iptables": {"chain": "forward"}}, "render.iptables.chain: 'forward' is a built-in"),
+        ({"iptables": {"chain": "REJECT"}}, "render.iptables.chain: 'REJECT' is a built-in"),
+        ({"iptables": {"hook": "input"}}, "render.iptables.hook must be one of output, forward"),
+        ({"iptables": {"position": 0}}, "render.iptables.position must be a whole number"),
+        ({"iptables": {"sources": ["10.0.0.300"]}}, "render.iptables.sources"),
+        ({"nftables": {"chain": "output"}}, "render.nftables.chain: 'output' is a base chain"),
+        ({"nftables": {"mode": "replace"}}, "render.nftables.mode must be one of hook, standalone"),
+        (
+            {"nftables": {"chain": "mine", "base_chain": "mine"}},
+            "render.nftables.chain: tagsync's chain and the base chain must differ",
+        ),
+        (
+            {"mdi-sensor": {**MDI_CONFIG["mdi-sensor"], "chain_out": "OUTPUT"}},
+            "render.mdi-sensor.chain_out: 'OUTPUT' is a built-in chain",
+        ),
+        (
+            {"mdi-sensor": {**MDI_CONFIG["mdi-sensor"], "nft_chain": "forward"}},
+            "render.mdi-sensor.nft_chain: 'forward' is a base chain",
+        ),
+    ],
+)
+def test_names_and_modes_that_would_touch_the_admins_ruleset_are_refused(
+    section: dict[str, object], message: str
+) -> None:
+    from tagsync.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        render_settings(section)
+    assert message in str(caught.value)
+
+
+def test_a_built_in_chain_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    from conftest import SAMPLE_NEW
+    from typer.testing import CliRunner
+
+    from tagsync.cli import app
+
+    config = tmp_path / "tagsync.yaml"
+    config.write_text("render:\n  iptables: {chain: OUTPUT}\n")
+    result = CliRunner().invoke(
+        app, ["render", "iptables", "-f", str(SAMPLE_NEW), "--config", str(config), "--out", "-"]
+    )
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "render.iptables.chain: 'OUTPUT' is a built-in chain" in result.output
+
+
+@needs_tools
+@pytest.mark.slow
+def test_every_mode_loads_in_the_real_tools(tmp_path: Path) -> None:
+    """Forward mode with sources, standalone nft, a second position: nft -c and
+    iptables-restore --test accept every variant; the jump lands at the configured rule."""
+    from conftest import SAMPLE_NEW
+
+    st = parse_service_tags(SAMPLE_NEW.read_bytes())
+    variants = {
+        "forward": {
+            "iptables": {"hook": "forward", "sources": ["10.0.0.1-10.0.0.6", "fd00::/64"]},
+            "nftables": {"hook": "forward", "sources": ["10.0.0.0/24", "10.0.0.0/16"]},
+        },
+        "standalone": {"nftables": {"mode": "standalone"}, "iptables": {"position": 2}},
+        "v4only": {"iptables": {"sources": ["10.0.0.1"]}, "nftables": {"sources": ["10.0.0.1"]}},
+    }
+    script = []
+    for name, config in variants.items():
+        settings = render_settings(config)
+        files = render_formats(
+            st, ["AzureCloud.westeurope"], ["iptables", "nftables"], settings=settings
+        )
+        write_rendered(files, tmp_path / name)
+        script.append(f"nft -c -f {name}/nftables/tagsync.nft")
+        script.append(f"ipset restore -f {name}/iptables/ipset.restore")
+        script.append(f"iptables-restore --test --noflush < {name}/iptables/iptables.rules")
+        script.append(f"ip6tables-restore --test --noflush < {name}/iptables/ip6tables.rules")
+    v4only = (tmp_path / "v4only" / "iptables" / "ip6tables.rules").read_text()
+    assert "ACCEPT" not in v4only and "no IPv6 address: no allow rule" in v4only
+    # Position 2: under an admin rule already in OUTPUT, the jump becomes rule 2.
+    script += [
+        "iptables -A OUTPUT -o lo -j ACCEPT; ip6tables -A OUTPUT -o lo -j ACCEPT",
+        "sh standalone/iptables/apply.sh",
+        "iptables -S OUTPUT; ip6tables -S OUTPUT",
+    ]
+    result = in_namespace("\n".join(script), tmp_path)
+    assert result.returncode == 0, result.stderr
+    rules = [line for line in result.stdout.splitlines() if line.startswith("-A OUTPUT")]
+    assert rules == ["-A OUTPUT -o lo -j ACCEPT", "-A OUTPUT -j TAGSYNC-OUT"] * 2

@@ -24,6 +24,8 @@ __all__ = [
     "int_between",
     "label",
     "matching",
+    "one_of",
+    "own_name",
     "proxy_domains",
     "proxy_host",
 ]
@@ -46,6 +48,37 @@ def matching(pattern: re.Pattern[str]) -> Check:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string")
         return check_name(value, pattern, where, ConfigError)
+
+    return convert
+
+
+def own_name(pattern: re.Pattern[str], reserved: frozenset[str], kind: str) -> Check:
+    """A name for something tagsync owns (its chain): it matches ``pattern`` and is none of
+    ``reserved`` (in any case), the names of things the admin or the kernel owns, such as the
+    built-in chains. Putting tagsync's rules and its final RETURN into INPUT would rewrite the
+    admin's own chain."""
+    match = matching(pattern)
+
+    def convert(value: Any, where: str) -> str:
+        text: str = match(value, where)
+        if text.upper() in reserved:
+            raise ConfigError(
+                f"{where}: {text!r} is a {kind}; tagsync's rules need a chain of their own "
+                "(keep the default or pick a new name)"
+            )
+        return text
+
+    return convert
+
+
+def one_of(*choices: str) -> Check:
+    """One of a few fixed words (``hook: output``), matched in lower case."""
+
+    def convert(value: Any, where: str) -> str:
+        text = value.lower() if isinstance(value, str) else ""
+        if text not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(choices)}, not {value!r:.40}")
+        return text
 
     return convert
 

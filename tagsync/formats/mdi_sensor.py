@@ -5,19 +5,27 @@ Ports and directions follow Microsoft's sensor prerequisites (Defender for Ident
 Netlogon TCP/UDP 445 to all devices, RADIUS UDP 1813 from the RADIUS servers to the sensor,
 TCP 444 on localhost (sensor service to sensor updater), and for Network Name Resolution
 (NNR) NTLM over RPC TCP 135, NetBIOS UDP 137 and RDP TCP 3389 to all devices.
+
+The sensor runs on Windows (domain controllers, AD FS, AD CS), whose Windows Firewall is
+stateful. So the Linux forms (iptables, ip6tables, nftables) are a *gateway* profile: rules
+for a Linux router in front of the sensors, in the FORWARD path, matching the sensors as
+source (or destination for RADIUS), with an ``ESTABLISHED,RELATED`` accept for the replies
+to the sensors' own connections. Localhost TCP 444 never crosses a gateway and is left to the
+Windows rules.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tagsync.errors import ConfigError
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, setting
-from tagsync.formats.checks import address_list, label, matching
-from tagsync.formats.iptables import CHAIN_NAME, IptablesOptions, ipsets
-from tagsync.formats.nftables import NFT_NAME
+from tagsync.formats.checks import address_list, label, matching, own_name
+from tagsync.formats.iptables import IptablesOptions, ipsets, own_chain_name
+from tagsync.formats.nftables import BASE_CHAIN_NAMES, NFT_NAME
 from tagsync.formats.paloalto import PaloAltoOptions, group_names, object_name, panos_layout
 from tagsync.formats.settings import RenderSettings
 from tagsync.formats.windows import WindowsOptions, chunks, windows_rules
@@ -26,6 +34,8 @@ from tagsync.prefixes import aggregate
 __all__ = ["FORMAT", "PROFILE", "MdiSensorOptions", "PortRule", "mdi_context"]
 
 GROUPS = ("dns_servers", "radius_servers", "device_subnets", "sensors")
+# nft names are at most 32 characters here; the chain's sets add "_v4"/"_v6".
+_NFT_CHAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,28}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +44,15 @@ class MdiSensorOptions(FormatOptions):
 
     together = GROUPS
 
-    chain_out: str = setting("TAGSYNC-MDI-OUT", matching(CHAIN_NAME))
-    chain_in: str = setting("TAGSYNC-MDI-IN", matching(CHAIN_NAME))
+    # Gateway chains, both jumped to from FORWARD: from the sensors, and to them.
+    chain_out: str = setting("TAGSYNC-MDI-OUT", own_chain_name())
+    chain_in: str = setting("TAGSYNC-MDI-IN", own_chain_name())
+    # nftables: the table (tagsync's own or the admin's, e.g. filter) and tagsync's chain
+    # in it; its sets are named after the chain (<chain>_v4, <chain>_v6).
     nft_table: str = setting("tagsync_mdi", matching(NFT_NAME))
+    nft_chain: str = setting(
+        "tagsync_mdi", own_name(_NFT_CHAIN, BASE_CHAIN_NAMES, "base chain name")
+    )
     windows_group: str = setting("tagsync MDI sensor", label)
     dns_servers: tuple[str, ...] = setting((), address_list)
     radius_servers: tuple[str, ...] = setting((), address_list)

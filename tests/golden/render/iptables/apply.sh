@@ -6,11 +6,19 @@
 # source sha256: 2bdacdc89bd64bad7fa1cd289ab9533160e8475de204c296c831ea7cba6c870e
 #
 # Apply the sets and rules in this directory; safe to run again after every render.
+# Adds or changes only what tagsync owns: the sets tagsync4/tagsync6 (refilled by
+# an atomic swap), the chain TAGSYNC-OUT (flushed and refilled in one commit) and one jump to it
+# in OUTPUT (inserted at rule 1 if missing; a jump already there stays where it is).
+# Never touches the admin's rules, policies or other chains.
 set -eu
 cd "$(dirname "$0")"
 ipset restore -f ipset.restore
 iptables-restore --noflush < iptables.rules
 ip6tables-restore --noflush < ip6tables.rules
-# Hook the chain into OUTPUT once (a second run finds the jump and adds nothing).
-iptables -C OUTPUT -j TAGSYNC-OUT 2>/dev/null || iptables -A OUTPUT -j TAGSYNC-OUT
-ip6tables -C OUTPUT -j TAGSYNC-OUT 2>/dev/null || ip6tables -A OUTPUT -j TAGSYNC-OUT
+for tool in iptables ip6tables; do
+	# Hook mode changed since the last run: drop tagsync's own jump from the other chain.
+	while "$tool" -C FORWARD -j TAGSYNC-OUT 2>/dev/null; do
+		"$tool" -D FORWARD -j TAGSYNC-OUT
+	done
+	"$tool" -C OUTPUT -j TAGSYNC-OUT 2>/dev/null || "$tool" -I OUTPUT 1 -j TAGSYNC-OUT
+done
