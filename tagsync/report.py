@@ -1,4 +1,9 @@
-"""Turn a ChangeSet into reports: terminal text, JSON for machines, Markdown for pull requests."""
+"""Turn a ChangeSet into reports: terminal text, JSON for machines, Markdown for pull requests.
+
+Reports lead with coverage: the CIDRs that became reachable and those that stopped being
+reachable. A tag whose prefix texts changed but whose addresses did not (a re-aggregation) gets a
+one-line note; the prefix texts themselves are counted, and listed in the JSON.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ import json
 import re
 from collections.abc import Sequence
 
+from tagsync.coverage import AddressCounts, Coverage, count_text
 from tagsync.diff import ChangeSet, TagChange
 
 __all__ = [
     "FORMATS",
+    "coverage_text",
     "fit_markdown",
     "number_text",
+    "reaggregation_note",
     "render_report",
     "to_json",
     "to_markdown",
@@ -30,27 +38,83 @@ def number_text(value: int | None) -> str:
     return "none" if value is None else str(value)
 
 
+def _counted(count: int, noun: str, plural: str = "") -> str:
+    """A count with its noun: "1 CIDR", "2 CIDRs", "2 prefixes" (``plural`` when not noun+s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def coverage_text(coverage: Coverage) -> str:
+    """What a tag's addresses did, in words: "gained 16 IPv4 addresses in 2 CIDRs, lost ..."."""
+    parts = [
+        f"{verb} {counts.text()} in {_counted(len(cidrs), 'CIDR')}"
+        for verb, cidrs, counts in (
+            ("gained", coverage.gained, coverage.gained_addresses),
+            ("lost", coverage.lost, coverage.lost_addresses),
+        )
+        if cidrs
+    ]
+    return ", ".join(parts) or "same addresses"
+
+
+def reaggregation_note(change: TagChange) -> str:
+    """The one line a re-aggregated tag gets: its texts changed, its addresses did not."""
+    texts = len(change.added) + len(change.removed)
+    return f"{_counted(texts, 'prefix', 'prefixes')} re-aggregated, same addresses"
+
+
+def _address_tags(changes: ChangeSet) -> list[TagChange]:
+    """The tags to show in full: addresses or other properties changed."""
+    return [
+        changes.tags[name] for name in sorted(changes.tags) if changes.tags[name].coverage_changed
+    ]
+
+
+def _note_only_tags(changes: ChangeSet) -> list[TagChange]:
+    """The tags that only re-aggregated: one line each (a re-aggregated tag whose other
+    properties changed is shown in full instead)."""
+    return [
+        changes.tags[name]
+        for name in changes.reaggregated
+        if not changes.tags[name].coverage_changed
+    ]
+
+
+def _totals_lines(changes: ChangeSet) -> list[str]:
+    gained, lost = changes.gained_addresses, changes.lost_addresses
+    return [
+        f"  now reachable: +{_counted(changes.gained_count, 'CIDR')} ({gained.text()})",
+        f"  no longer reachable: -{_counted(changes.lost_count, 'CIDR')} ({lost.text()})",
+        f"  re-aggregated, same addresses: {_counted(len(changes.reaggregated), 'tag')}",
+        f"  prefix texts: +{changes.added_count} -{changes.removed_count}",
+    ]
+
+
 def to_text(changes: ChangeSet) -> str:
+    """Terminal text: totals, then per tag the CIDRs gained (+) and lost (-); a re-aggregated
+    tag gets one line. Prefix texts are counted, not listed (the JSON lists them)."""
     head = (
         f"{changes.cloud}: changeNumber {number_text(changes.old_change_number)} -> "
         f"{changes.new_change_number}"
     )
     if not changes.changed:
         return f"{head}: no changes in the compared tags\n"
-    lines = [
-        f"{head}: {len(changes.tags)} tag(s) changed, "
-        f"+{changes.added_count} -{changes.removed_count} prefixes"
-    ]
-    for name in sorted(changes.tags):
-        change = changes.tags[name]
+    lines = [f"{head}: {_counted(len(changes.tags), 'tag')} changed", *_totals_lines(changes)]
+    for change in _address_tags(changes):
         lines.append(
-            f"{name} (tag changeNumber {number_text(change.old_change_number)} -> "
-            f"{number_text(change.new_change_number)}): +{len(change.added)} -{len(change.removed)}"
+            f"{change.name} (tag changeNumber {number_text(change.old_change_number)} -> "
+            f"{number_text(change.new_change_number)}): {coverage_text(change.coverage)}; "
+            f"prefix texts +{len(change.added)} -{len(change.removed)} "
+            f"({change.old_count} -> {change.new_count})"
         )
-        lines.extend(f"  + {prefix}" for prefix in change.added)
-        lines.extend(f"  - {prefix}" for prefix in change.removed)
+        lines.extend(f"  + {cidr}" for cidr in change.coverage.gained)
+        lines.extend(f"  - {cidr}" for cidr in change.coverage.lost)
         for key in sorted(change.property_changes):
             lines.append(f"  ~ properties {key}: {len(change.property_changes[key])} change(s)")
+    for change in _note_only_tags(changes):
+        lines.append(
+            f"{change.name} (tag changeNumber {number_text(change.old_change_number)} -> "
+            f"{number_text(change.new_change_number)}): {reaggregation_note(change)}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +161,8 @@ def _code_list(prefixes: Sequence[str], title: str, limit: int | None) -> list[s
 
 def _markdown_tag(change: TagChange, limit: int | None) -> list[str]:
     lines = [f"### {_cell(change.name)}", ""]
-    lines += _code_list(change.added, "Added", limit)
-    lines += _code_list(change.removed, "Removed", limit)
+    lines += _code_list(change.coverage.gained, "Now reachable", limit)
+    lines += _code_list(change.coverage.lost, "No longer reachable", limit)
     if change.property_changes:
         lines += [
             "<details>",
@@ -112,23 +176,81 @@ def _markdown_tag(change: TagChange, limit: int | None) -> list[str]:
     return lines
 
 
+def _reaggregation_notes(changes: ChangeSet, limit: int | None) -> list[str]:
+    notes = _note_only_tags(changes)
+    if not notes:
+        return []
+    shown = notes if limit is None else notes[:limit]
+    lines = ["## Re-aggregated, same addresses", ""]
+    for change in shown:
+        lines.append(
+            f"- {_code(change.name)}: {reaggregation_note(change)} "
+            f"({change.old_count} → {change.new_count} prefixes)"
+        )
+    if len(shown) < len(notes):
+        lines.append(f"- ... and {len(notes) - len(shown)} more (see tagsync diff)")
+    return [*lines, ""]
+
+
+def _signed(sign: str, counts: AddressCounts) -> list[str]:
+    return [
+        f"{sign}{count_text(count)} {family}"
+        for family, count in (("IPv4", counts.ipv4), ("IPv6", counts.ipv6))
+        if count
+    ]
+
+
+def _table_row(change: TagChange) -> str:
+    coverage = change.coverage
+    addresses = "; ".join(
+        ", ".join(parts)
+        for parts in (
+            _signed("+", coverage.gained_addresses),
+            _signed("-", coverage.lost_addresses),
+        )
+        if parts
+    )
+    return (
+        f"| {_code(change.name)} | +{len(coverage.gained)} | -{len(coverage.lost)} | "
+        f"{change.old_count} → {change.new_count} | {addresses or 'same'} | "
+        f"{number_text(change.old_change_number)} → {number_text(change.new_change_number)} |"
+    )
+
+
 def _what_to_do(changes: ChangeSet, files: Sequence[str]) -> list[str]:
     lines = ["## What to do", ""]
     if changes.old_change_number is None:
         lines.append(
-            "- This is the first accepted version: every prefix counts as added. "
+            "- This is the first accepted version: every address counts as gained. "
             "Check that the generated rules match what your firewalls allow today."
         )
-    if changes.removed_count:
+    tags = changes.tags.values()
+    gaining = sum(bool(change.coverage.gained) for change in tags)
+    if gaining:
         lines.append(
-            f"- {changes.removed_count} prefix(es) left the watched tags: Microsoft no longer "
-            "uses them for these services, so remove them from allow rules once the new rules "
-            "are live (traffic to them may start failing or reach someone else)."
+            f"- {_counted(changes.gained_count, 'CIDR')} became reachable "
+            f"({changes.gained_addresses.text()} in {_counted(gaining, 'tag')}): allow them. "
+            "Until the regenerated rules are applied, traffic to them is blocked."
         )
-    if changes.added_count:
+    losing = sum(bool(change.coverage.lost) for change in tags)
+    if losing:
         lines.append(
-            f"- {changes.added_count} prefix(es) joined: until the new rules are applied, "
-            "traffic to them is blocked."
+            f"- {_counted(changes.lost_count, 'CIDR')} stopped being reachable "
+            f"({changes.lost_addresses.text()} in {_counted(losing, 'tag')}): Microsoft no "
+            "longer uses these addresses for these services, so they can be removed from allow "
+            "rules once the new rules are live (they may be reassigned to someone else)."
+        )
+    if changes.reaggregated:
+        lines.append(
+            f"- {_counted(len(changes.reaggregated), 'tag')} only re-aggregated (same addresses): "
+            "nothing to allow or remove. Firewalls that list prefixes one by one (ipsets, "
+            "address objects) just take the re-rendered configs."
+        )
+    with_properties = sum(bool(change.property_changes) for change in tags)
+    if with_properties:
+        lines.append(
+            f"- Other properties changed in {_counted(with_properties, 'tag')}: see their "
+            "details above and check whether your rules depend on them."
         )
     if files:
         listed = ", ".join(_code(name) for name in files)
@@ -148,43 +270,61 @@ def _what_to_do(changes: ChangeSet, files: Sequence[str]) -> list[str]:
 def to_markdown(
     changes: ChangeSet, *, max_prefixes: int | None = None, files: Sequence[str] = ()
 ) -> str:
-    """A pull request body: summary table per tag, the prefix lists, then what to do.
+    """A pull request body: totals, a table of the tags whose addresses (or other properties)
+    changed, their gained and lost CIDRs, one line per re-aggregated tag, then what to do.
 
-    ``max_prefixes`` caps each list (PR bodies have a size limit); ``files`` names the
-    regenerated configs to apply.
+    ``max_prefixes`` caps each CIDR list and the re-aggregation notes (PR bodies have a size
+    limit); ``files`` names the regenerated configs to apply.
     """
     old, new = number_text(changes.old_change_number), changes.new_change_number
     lines = [f"## Azure service tags: {_cell(changes.cloud)} changeNumber {old} → {new}", ""]
     if not changes.changed:
         return "\n".join([*lines, "No changes in the compared tags.", ""])
     lines += [
-        f"{len(changes.tags)} watched tag(s) changed: **+{changes.added_count}** added, "
-        f"**-{changes.removed_count}** removed prefixes.",
+        f"{_counted(len(changes.tags), 'watched tag')} changed. "
+        f"Now reachable: **+{_counted(changes.gained_count, 'CIDR')}** "
+        f"({changes.gained_addresses.text()}). "
+        f"No longer reachable: **-{_counted(changes.lost_count, 'CIDR')}** "
+        f"({changes.lost_addresses.text()}). "
+        f"Re-aggregated with the same addresses: {_counted(len(changes.reaggregated), 'tag')}. "
+        f"Prefix texts: +{changes.added_count} -{changes.removed_count}.",
         "",
-        "| Tag | Added | Removed | Prefixes before → after | Tag changeNumber |",
-        "|---|---:|---:|---:|---|",
     ]
-    for name in sorted(changes.tags):
-        change = changes.tags[name]
-        lines.append(
-            f"| {_code(name)} | +{len(change.added)} | -{len(change.removed)} | "
-            f"{change.old_count} → {change.new_count} | "
-            f"{number_text(change.old_change_number)} → {number_text(change.new_change_number)} |"
-        )
-    lines += ["", "## Added and removed prefixes", ""]
-    for name in sorted(changes.tags):
-        lines += _markdown_tag(changes.tags[name], max_prefixes)
+    shown = _address_tags(changes)
+    if shown:
+        lines += [
+            "| Tag | Gained CIDRs | Lost CIDRs | Prefixes before → after | Addresses gained, lost "
+            "| Tag changeNumber |",
+            "|---|---:|---:|---:|---|---|",
+            *(_table_row(change) for change in shown),
+            "",
+            "## Addresses gained and lost",
+            "",
+        ]
+        for change in shown:
+            lines += _markdown_tag(change, max_prefixes)
+    lines += _reaggregation_notes(changes, max_prefixes)
     lines += _what_to_do(changes, files)
     return "\n".join(lines)
 
 
 def fit_markdown(changes: ChangeSet, max_chars: int, *, files: Sequence[str] = ()) -> str:
-    """The Markdown report, with prefix lists cut shorter until it fits in ``max_chars``."""
+    """The Markdown report, with CIDR lists cut shorter until it fits in ``max_chars``.
+
+    When even empty lists do not fit (a release touching most tags), the middle is cut and
+    "What to do" is kept: it says which addresses to allow and which can go.
+    """
     for limit in (None, 500, 100, 20, 0):
         text = to_markdown(changes, max_prefixes=limit, files=files)
         if len(text) <= max_chars:
             return text
-    return text[: max_chars - 60].rsplit("\n", 1)[0] + "\n\n... (report cut; see tagsync diff)\n"
+    cut = "\n\n... (report cut; see tagsync diff)\n"
+    head, found, todo = text.partition("\n## What to do")
+    tail = f"\n## What to do{todo}" if found else ""
+    if len(cut) + len(tail) + 200 > max_chars:
+        tail = ""
+    room = max_chars - len(cut) - len(tail)
+    return head[:room].rsplit("\n", 1)[0] + cut + tail
 
 
 def render_report(changes: ChangeSet, fmt: str) -> str:

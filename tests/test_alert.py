@@ -9,21 +9,28 @@ from __future__ import annotations
 import io
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import public
 from pytest_httpserver import HTTPServer
-from test_alert_support import expected_change, hanging_port, refused_port
+from test_alert_support import (
+    expected_change,
+    expected_coverage,
+    hanging_port,
+    refused_port,
+    sibling_pair,
+)
 
 from tagsync.alerts import send_alerts
 from tagsync.alerts.base import Channel, ChannelSettings, DeliveryError, redact_url
 from tagsync.alerts.slack import SlackChannel, slack_payload
-from tagsync.alerts.summary import summarize
+from tagsync.alerts.summary import plain_text, summarize
 from tagsync.alerts.teams import TeamsChannel, teams_payload
 from tagsync.alerts.webhook import WebhookChannel
-from tagsync.diff import ChangeSet, diff_service_tags
+from tagsync.diff import ChangeSet, diff_service_tags, diff_tags
 from tagsync.logs import configure
 from tagsync.model import parse_service_tags
 
@@ -36,7 +43,8 @@ FAST = ChannelSettings(name="hook", timeout=2, retries=2, backoff=0)
 
 @pytest.fixture(scope="module")
 def versions() -> tuple[Path, Path]:
-    # 20250728 -> 20251006: AATP gains 5 prefixes and loses 1, Front Door gains 29.
+    # 20250728 -> 20251006: AATP gains 5 prefixes and loses 1, Front Door gains 29 (and addresses:
+    # none of these texts is covered by another prefix).
     return public("20250728"), public("20251006")
 
 
@@ -85,8 +93,10 @@ def test_generic_webhook_posts_the_diff_document(
     assert set(document["tags"][ATP]["removed"]) == removed
     assert document["cloud"] == "Public"
     assert (document["old_change_number"], document["new_change_number"]) == (364, 372)
+    assert document["tags"][ATP]["coverage"] == expected_coverage(*versions, ATP)
     fd_added, _ = expected_change(*versions, FRONT_DOOR)
     assert set(document["tags"][FRONT_DOOR]["added"]) == fd_added  # not truncated
+    assert document["tags"][FRONT_DOOR]["coverage"] == expected_coverage(*versions, FRONT_DOOR)
 
 
 def test_slack_blocks_name_everything_and_truncate(
@@ -103,17 +113,20 @@ def test_slack_blocks_name_everything_and_truncate(
     assert "364 → 372" in blocks[0]["text"]["text"]
     sections = {b["text"]["text"].split("*")[1]: b["text"]["text"] for b in blocks[3:]}
     assert set(sections) == {ATP, FRONT_DOOR}
-    added, removed = expected_change(*versions, ATP)
+    coverage = expected_coverage(*versions, ATP)
     atp = sections[ATP]
-    assert f"+{len(added)} −{len(removed)}" in atp
-    assert all(f"`{prefix}`" in atp for prefix in added | removed)
-    fd_added, _ = expected_change(*versions, FRONT_DOOR)
+    assert f"*Now reachable ({len(coverage['gained'])})*" in atp
+    assert f"*No longer reachable ({len(coverage['lost'])})*" in atp
+    assert all(f"`{cidr}`" in atp for cidr in coverage["gained"] + coverage["lost"])
+    fd_gained = expected_coverage(*versions, FRONT_DOOR)["gained"]
     front_door = sections[FRONT_DOOR]
-    shown = [p for p in fd_added if f"`{p}`" in front_door]
-    assert len(shown) == 10
-    assert f"… and {len(fd_added) - 10} more" in front_door
+    shown = [cidr for cidr in fd_gained if f"`{cidr}`" in front_door]
+    assert shown == fd_gained[:10]
+    assert f"… and {len(fd_gained) - 10} more" in front_door
     fields = all_text(blocks[1])
-    assert "Public" in fields and f"+{changes.added_count} −{changes.removed_count}" in fields
+    assert "Public" in fields
+    assert f"*Now reachable*\n+{changes.gained_count} CIDRs (" in fields
+    assert f"*No longer reachable*\n−{changes.lost_count} CIDRs (" in fields
 
 
 def test_teams_adaptive_card_envelope(
@@ -131,10 +144,11 @@ def test_teams_adaptive_card_envelope(
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
     text = all_text(card["body"])
     assert "Public" in text and "364 → 372" in text
-    added, removed = expected_change(*versions, ATP)
-    assert all(f"- {prefix}" in text for prefix in added | removed)
+    coverage = expected_coverage(*versions, ATP)
+    assert all(f"- {cidr}" in text for cidr in coverage["gained"] + coverage["lost"])
     assert "AzureAdvancedThreatProtection" in text.replace("\\", "")
-    assert f"… and {29 - 20} more" in text  # Front Door: 29 added, 20 shown by default
+    fd_gained = expected_coverage(*versions, FRONT_DOOR)["gained"]
+    assert f"… and {len(fd_gained) - 20} more" in text  # 20 shown by default
 
 
 # --- failures ------------------------------------------------------------------------------
@@ -236,3 +250,26 @@ def test_many_tags_are_cut_with_a_count(changes: ChangeSet) -> None:
     card = teams_payload(summary)["attachments"][0]["content"]
     assert "… and 1 more tags" in all_text(card["body"])
     assert summary.tag_names == f"{ATP} and 1 more"
+
+
+def test_alerts_put_reaggregations_last_as_one_line(
+    changes: ChangeSet, versions: tuple[Path, Path]
+) -> None:
+    old_cloud = parse_service_tags(versions[1].read_bytes()).tags["AzureCloud"]
+    low, high, parent = sibling_pair(old_cloud.prefixes, 4)
+    kept = tuple(p for p in old_cloud.prefixes if p not in (low, high))
+    reaggregated = diff_tags("AzureCloud", old_cloud, replace(old_cloud, prefixes=(*kept, parent)))
+    mixed = ChangeSet("Public", 364, 372, {**changes.tags, "AzureCloud": reaggregated})
+    summary = summarize(mixed, max_prefixes=3, max_tags=2)
+    # "AzureCloud" sorts before "AzureFrontDoor.Backend", but tags whose addresses changed lead.
+    assert [tag.name for tag in summary.tags] == [ATP, FRONT_DOOR]
+    assert summary.headline.endswith(", 1 re-aggregated with the same addresses")
+    full = plain_text(summarize(mixed))
+    line = next(line for line in full.splitlines() if line.startswith("AzureCloud "))
+    count = len(old_cloud.prefixes)
+    assert line.endswith(
+        f"3 prefixes re-aggregated, same addresses ({count} → {count - 1} prefixes)"
+    )
+    assert "Re-aggregated tags need nothing beyond re-rendering" in full
+    slack = all_text(slack_payload(summarize(mixed))["blocks"])
+    assert "*AzureCloud*: 3 prefixes re-aggregated, same addresses" in slack

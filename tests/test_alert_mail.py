@@ -9,7 +9,7 @@ import pytest
 from conftest import public
 from test_alert_support import (
     MailSink,
-    expected_change,
+    expected_coverage,
     hanging_port,
     make_certificate,
     refused_port,
@@ -80,7 +80,10 @@ def test_plain_mail_headers_and_both_bodies(
     assert message["Message-ID"].endswith("@example.test>")
     subject = message["Subject"]
     assert subject.startswith("[tagsync] Public changeNumber 364 → 372")
-    assert f"+{changes.added_count} added, −{changes.removed_count} removed" in subject
+    assert (
+        f"+{changes.gained_count} CIDRs now reachable, −{changes.lost_count} no longer reachable"
+        in subject
+    )
     assert message.get_content_type() == "multipart/alternative"
     plain, markdown = message.iter_parts()
     assert plain.get_content_type() == "text/plain"
@@ -89,16 +92,19 @@ def test_plain_mail_headers_and_both_bodies(
     # SMTP carries CRLF line ends; compare lines the way a reader sees them.
     text, md = (part.get_content().replace("\r\n", "\n") for part in (plain, markdown))
 
-    added, removed = expected_change(*versions, ATP)
-    for prefix in added:
-        assert f"  + {prefix}" in text and f"- `{prefix}`" in md
-    for prefix in removed:
-        assert f"  - {prefix}" in text and f"- `{prefix}`" in md
-    assert f"{ATP} (tag changeNumber 33 → 35): +{len(added)} −{len(removed)}" in text
-    fd_added, _ = expected_change(*versions, FRONT_DOOR)
-    hidden = len(fd_added) - FAST.max_prefixes
+    coverage = expected_coverage(*versions, ATP)
+    for cidr in coverage["gained"]:
+        assert f"  + {cidr}" in text and f"- `{cidr}`" in md
+    for cidr in coverage["lost"]:
+        assert f"  - {cidr}" in text and f"- `{cidr}`" in md
+    gained = coverage["gained_addresses"]
+    assert f"{ATP} (tag changeNumber 33 → 35): gained {gained['ipv4']} IPv4 + " in text
+    assert f"in {len(coverage['gained'])} CIDRs, lost " in text
+    fd_gained = expected_coverage(*versions, FRONT_DOOR)["gained"]
+    hidden = len(fd_gained) - FAST.max_prefixes
     assert f"  + … and {hidden} more" in text and f"- … and {hidden} more" in md
-    assert sum(f"  + {p}\n" in text for p in fd_added) == FAST.max_prefixes
+    assert sum(f"  + {cidr}\n" in text for cidr in fd_gained) == FAST.max_prefixes
+    assert "Allow the newly reachable CIDRs" in text
     assert md.startswith("# Azure service tags changed: Public changeNumber 364 → 372")
 
 

@@ -379,7 +379,7 @@ def test_report_for_a_pull_request(
     row = f"| `{ATP}` | +{len(added)} | -{len(removed)} |"
     assert row in text
     assert (
-        text.index(row) < text.index("## Added and removed prefixes") < text.index("## What to do")
+        text.index(row) < text.index("## Addresses gained and lost") < text.index("## What to do")
     )
     assert all(p in text for p in added | removed)
     assert "`paloalto/incremental-set-commands.txt`" in text

@@ -1,4 +1,4 @@
-"""Slack incoming webhook: a Block Kit message with a header, counts and per-tag prefix lists."""
+"""Slack incoming webhook: a Block Kit message with a header, totals and per-tag CIDR lists."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _prefix_lines(title: str, shown: Shown) -> list[str]:
+def _cidr_lines(title: str, shown: Shown) -> list[str]:
     if not shown.total:
         return []
     lines = [f"*{title} ({shown.total})*"]
-    lines += [f"`{_escape(prefix)}`" for prefix in shown.items]
+    lines += [f"`{_escape(cidr)}`" for cidr in shown.items]
     if shown.hidden:
         lines.append(f"_{more(shown.hidden)}_")
     return lines
@@ -33,8 +33,8 @@ def _prefix_lines(title: str, shown: Shown) -> list[str]:
 def _tag_block(tag: TagSummary) -> dict[str, Any]:
     lines = [
         f"*{_escape(tag.name)}*: {tag.counts}, tag changeNumber {tag.change_numbers}",
-        *_prefix_lines("Added", tag.added),
-        *_prefix_lines("Removed", tag.removed),
+        *_cidr_lines("Now reachable", tag.gained),
+        *_cidr_lines("No longer reachable", tag.lost),
     ]
     if tag.property_keys:
         lines.append(f"Other properties changed: {_escape(', '.join(tag.property_keys))}")
@@ -56,10 +56,9 @@ def slack_payload(summary: Summary) -> dict[str, Any]:
                     "text": f"*changeNumber*\n{summary.change_numbers}",
                 },
                 {"type": "mrkdwn", "text": f"*Tags changed*\n{summary.tag_total}"},
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Prefixes*\n+{summary.added_total} −{summary.removed_total}",
-                },
+                {"type": "mrkdwn", "text": f"*Re-aggregated only*\n{summary.reaggregated_total}"},
+                {"type": "mrkdwn", "text": f"*Now reachable*\n{summary.now_reachable}"},
+                {"type": "mrkdwn", "text": f"*No longer reachable*\n{summary.no_longer_reachable}"},
             ],
         },
         {"type": "divider"},

@@ -1,15 +1,18 @@
-"""The content every human-facing alert shows, cut to size: headline, per-tag counts, prefixes.
+"""The content every human-facing alert shows, cut to size: headline, per-tag coverage, CIDRs.
 
-Chat messages have size limits, so long prefix lists and many tags are truncated with a count of
-what was left out; the generic webhook sends the full diff document instead.
+Alerts lead with coverage: the CIDRs that became reachable and those that stopped being
+reachable, per tag; a tag that was only re-aggregated (new prefix texts, same addresses) gets a
+one-line note. Chat messages have size limits, so long lists and many tags are truncated with a
+count of what was left out; the generic webhook sends the full diff document instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tagsync.coverage import AddressCounts
 from tagsync.diff import ChangeSet, TagChange
-from tagsync.report import number_text
+from tagsync.report import coverage_text, number_text, reaggregation_note
 
 __all__ = [
     "Shown",
@@ -20,6 +23,10 @@ __all__ = [
     "plain_text",
     "summarize",
 ]
+
+
+def _cidrs(count: int) -> str:
+    return f"{count} CIDR{'s' * (count != 1)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +52,16 @@ class TagSummary:
     new_change_number: int | None
     old_count: int
     new_count: int
-    added: Shown
-    removed: Shown
+    gained: Shown
+    lost: Shown
+    # What happened to the tag's addresses in words, or its re-aggregation note.
+    description: str
+    reaggregated: bool
     property_keys: tuple[str, ...]
 
     @property
     def counts(self) -> str:
-        return f"+{self.added.total} −{self.removed.total} ({self.old_count} → {self.new_count})"
+        return f"{self.description} ({self.old_count} → {self.new_count} prefixes)"
 
     @property
     def change_numbers(self) -> str:
@@ -65,8 +75,11 @@ class Summary:
     new_change_number: int
     tags: tuple[TagSummary, ...]
     tag_total: int
-    added_total: int
-    removed_total: int
+    gained_total: int
+    lost_total: int
+    gained_addresses: AddressCounts
+    lost_addresses: AddressCounts
+    reaggregated_total: int
 
     @property
     def hidden_tags(self) -> int:
@@ -82,10 +95,50 @@ class Summary:
 
     @property
     def headline(self) -> str:
-        return (
+        text = (
             f"{self.tag_total} watched tag{'s' * (self.tag_total != 1)} changed: "
-            f"+{self.added_total} added, −{self.removed_total} removed prefixes"
+            f"+{_cidrs(self.gained_total)} now reachable, "
+            f"−{self.lost_total} no longer reachable"
         )
+        if self.reaggregated_total:
+            text += f", {self.reaggregated_total} re-aggregated with the same addresses"
+        return text
+
+    @property
+    def now_reachable(self) -> str:
+        return f"+{_cidrs(self.gained_total)} ({self.gained_addresses.text()})"
+
+    @property
+    def no_longer_reachable(self) -> str:
+        return f"−{_cidrs(self.lost_total)} ({self.lost_addresses.text()})"
+
+    @property
+    def reach(self) -> str:
+        """The address totals in one line."""
+        return (
+            f"Now reachable: {self.now_reachable}; no longer reachable: {self.no_longer_reachable}"
+        )
+
+    @property
+    def advice(self) -> tuple[str, ...]:
+        """What to do, in the order it matters."""
+        lines = []
+        if self.gained_total:
+            lines.append(
+                "Allow the newly reachable CIDRs: until the regenerated rules are applied, "
+                "traffic to them is blocked."
+            )
+        if self.lost_total:
+            lines.append(
+                "The CIDRs no longer reachable can be removed from allow rules once the new "
+                "rules are live."
+            )
+        if self.reaggregated_total:
+            lines.append(
+                "Re-aggregated tags need nothing beyond re-rendering configs that list prefixes."
+            )
+        lines.append("Apply the regenerated configs, then confirm the rules are live.")
+        return tuple(lines)
 
     @property
     def tag_names(self) -> str:
@@ -94,28 +147,36 @@ class Summary:
 
 
 def _tag(change: TagChange, max_prefixes: int) -> TagSummary:
+    coverage = change.coverage
     return TagSummary(
         name=change.name,
         old_change_number=change.old_change_number,
         new_change_number=change.new_change_number,
         old_count=change.old_count,
         new_count=change.new_count,
-        added=Shown.of(change.added, max_prefixes),
-        removed=Shown.of(change.removed, max_prefixes),
+        gained=Shown.of(coverage.gained, max_prefixes),
+        lost=Shown.of(coverage.lost, max_prefixes),
+        description=reaggregation_note(change) if change.reaggregated else coverage_text(coverage),
+        reaggregated=change.reaggregated,
         property_keys=tuple(sorted(change.property_changes)),
     )
 
 
 def summarize(changes: ChangeSet, *, max_prefixes: int = 20, max_tags: int = 20) -> Summary:
-    names = sorted(changes.tags)
+    """Tags whose addresses (or other properties) changed come first, re-aggregations last, so
+    a cut at ``max_tags`` drops the notes before the changes that need action."""
+    names = sorted(changes.tags, key=lambda name: (not changes.tags[name].coverage_changed, name))
     return Summary(
         cloud=changes.cloud,
         old_change_number=changes.old_change_number,
         new_change_number=changes.new_change_number,
         tags=tuple(_tag(changes.tags[name], max_prefixes) for name in names[:max_tags]),
         tag_total=len(names),
-        added_total=changes.added_count,
-        removed_total=changes.removed_count,
+        gained_total=changes.gained_count,
+        lost_total=changes.lost_count,
+        gained_addresses=changes.gained_addresses,
+        lost_addresses=changes.lost_addresses,
+        reaggregated_total=len(changes.reaggregated),
     )
 
 
@@ -125,11 +186,11 @@ def more(hidden: int) -> str:
 
 def plain_text(summary: Summary) -> str:
     """A plain-text mail body."""
-    lines = [summary.title, summary.headline, ""]
+    lines = [summary.title, summary.headline, summary.reach, ""]
     for tag in summary.tags:
         lines.append(f"{tag.name} (tag changeNumber {tag.change_numbers}): {tag.counts}")
-        for sign, shown in (("+", tag.added), ("-", tag.removed)):
-            lines.extend(f"  {sign} {prefix}" for prefix in shown.items)
+        for sign, shown in (("+", tag.gained), ("-", tag.lost)):
+            lines.extend(f"  {sign} {cidr}" for cidr in shown.items)
             if shown.hidden:
                 lines.append(f"  {sign} {more(shown.hidden)}")
         if tag.property_keys:
@@ -137,25 +198,25 @@ def plain_text(summary: Summary) -> str:
         lines.append("")
     if summary.hidden_tags:
         lines += [f"{more(summary.hidden_tags)} tags (see `tagsync diff`)", ""]
-    lines.append("Apply the regenerated configs, then confirm the rules are live.")
+    lines += summary.advice
     return "\n".join(lines) + "\n"
 
 
 def markdown_text(summary: Summary) -> str:
     """A Markdown-ish mail alternative: readable as text, renders where Markdown does."""
-    lines = [f"# {summary.title}", "", f"**{summary.headline}**", ""]
+    lines = [f"# {summary.title}", "", f"**{summary.headline}**", "", summary.reach, ""]
     for tag in summary.tags:
         numbers = f"tag changeNumber {tag.change_numbers}, {tag.counts}"
         lines += [f"## `{tag.name}`", "", numbers, ""]
-        for title, shown in (("Added", tag.added), ("Removed", tag.removed)):
+        for title, shown in (("Now reachable", tag.gained), ("No longer reachable", tag.lost)):
             if shown.total:
                 lines += [f"{title} ({shown.total}):", ""]
-                lines += [f"- `{prefix}`" for prefix in shown.items]
+                lines += [f"- `{cidr}`" for cidr in shown.items]
                 lines += [f"- {more(shown.hidden)}"] if shown.hidden else []
                 lines.append("")
         if tag.property_keys:
             lines += [f"Other properties changed: {', '.join(tag.property_keys)}", ""]
     if summary.hidden_tags:
         lines += [f"{more(summary.hidden_tags)} tags (see `tagsync diff`).", ""]
-    lines.append("Apply the regenerated configs, then confirm the rules are live.")
+    lines += [f"- {advice}" for advice in summary.advice]
     return "\n".join(lines) + "\n"

@@ -27,11 +27,11 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _prefix_blocks(title: str, shown: Shown) -> list[dict[str, Any]]:
+def _cidr_blocks(title: str, shown: Shown) -> list[dict[str, Any]]:
     if not shown.total:
         return []
     # Adaptive Card Markdown lists are separated by \r.
-    items = [f"- {prefix}" for prefix in shown.items]
+    items = [f"- {cidr}" for cidr in shown.items]
     if shown.hidden:
         items.append(f"- {more(shown.hidden)}")
     return [
@@ -46,12 +46,12 @@ def _tag_container(tag: TagSummary) -> dict[str, Any]:
         {
             "type": "FactSet",
             "facts": [
-                {"title": "Prefixes", "value": tag.counts},
+                {"title": "Addresses", "value": tag.counts},
                 {"title": "Tag changeNumber", "value": tag.change_numbers},
             ],
         },
-        *_prefix_blocks("Added", tag.added),
-        *_prefix_blocks("Removed", tag.removed),
+        *_cidr_blocks("Now reachable", tag.gained),
+        *_cidr_blocks("No longer reachable", tag.lost),
     ]
     if tag.property_keys:
         keys = _escape(", ".join(tag.property_keys))
@@ -71,6 +71,8 @@ def adaptive_card(summary: Summary) -> dict[str, Any]:
                     "title": "changeNumber",
                     "value": summary.change_numbers,
                 },
+                {"title": "Now reachable", "value": summary.now_reachable},
+                {"title": "No longer reachable", "value": summary.no_longer_reachable},
                 {"title": "Tags", "value": _escape(summary.tag_names)},
             ],
         },
