@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
+
+if TYPE_CHECKING:
+    from netns import Topology
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -37,3 +42,27 @@ def runner() -> CliRunner:
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
+
+
+@pytest.fixture
+def netns_host() -> Iterator[Topology]:
+    """A private topology: the host under test and a far end that owns every address
+    (tests/netns.py); torn down after the test."""
+    from netns import host_topology
+
+    with host_topology() as topology:
+        yield topology
+
+
+# The gateway topology's sensor-side sources: the first of each family is the allowed one.
+NETNS_SOURCES = (("10.77.0.10", "fd77::10"), ("10.77.0.20", "fd77::20"))
+
+
+@pytest.fixture
+def netns_gateway() -> Iterator[Topology]:
+    """sensor --- gateway under test --- far end; the sensor holds NETNS_SOURCES."""
+    from netns import gateway_topology
+
+    (allowed4, allowed6), (other4, other6) = NETNS_SOURCES
+    with gateway_topology([allowed4, other4], [allowed6, other6]) as topology:
+        yield topology

@@ -14,13 +14,12 @@ import json
 import random
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import public
-from netns import Probe, Topology, gateway_topology, host_topology, stop_probing, tally
+from conftest import NETNS_SOURCES, public
+from netns import Probe, Topology, stop_probing, tally
 from tag_probes import TagAddresses
 
 from tagsync.model import parse_service_tags
@@ -29,8 +28,7 @@ from tagsync.render import render_formats, render_settings, write_rendered
 TAG = "AzureAdvancedThreatProtection"
 NEWEST = "20251006"
 VERSIONS = ("20240819", "20250908", "20251006")  # older and newer real files, re-applied
-ALLOWED4, OTHER4 = "10.77.0.10", "10.77.0.20"
-ALLOWED6, OTHER6 = "fd77::10", "fd77::20"
+(ALLOWED4, ALLOWED6), (OTHER4, OTHER6) = NETNS_SOURCES
 
 pytestmark = [
     pytest.mark.skipif(
@@ -140,15 +138,13 @@ def check(topology: Topology, role: str, scenario: str, probes: list[Probe], all
 
 
 @pytest.fixture
-def host() -> Iterator[Topology]:
-    with host_topology() as topology:
-        yield topology
+def host(netns_host: Topology) -> Topology:
+    return netns_host
 
 
 @pytest.fixture
-def gateway() -> Iterator[Topology]:
-    with gateway_topology([ALLOWED4, OTHER4], [ALLOWED6, OTHER6]) as topology:
-        yield topology
+def gateway(netns_gateway: Topology) -> Topology:
+    return netns_gateway
 
 
 # --- Host mode (OUTPUT) ----------------------------------------------------------------------

@@ -5,10 +5,16 @@ Nothing the file does not own is deleted or replaced: it only ``add``s what is m
 sets, chain; ``add`` leaves an existing object as it is), then ``flush set`` + ``add element``
 and ``flush chain`` + the allow rules, all in the one transaction ``nft -f`` commits
 atomically, so a packet sees either the old or the new contents. An accept in one table does
-not override a drop in another table's base chain and sets cannot be referenced across
-tables (nft(8), "CHAINS" and "SETS"; wiki.nftables.org "Configuring chains", "Netfilter
-hooks"), so on a host whose ruleset drops, ``table`` names the admin's table (Debian's
-``inet filter``) and ``apply.sh`` inserts a jump at the top of its base chain.
+not override a drop in another table's base chain (every base chain on a hook sees the
+packet, and a drop is final: nftables wiki, "Configuring chains",
+https://wiki.nftables.org/wiki-nftables/index.php/Configuring_chains), and sets cannot be
+referenced across tables (nft(8), "SETS"). So on a host whose ruleset drops, ``table`` names
+the admin's table (Debian's ``inet filter``) and ``apply.sh`` inserts a jump at the top of its
+base chain.
+
+``add chain`` for a name an existing base chain holds fails with EEXIST (kernel commit
+77a92189ecfd, "netfilter: nf_tables: report EEXIST on overlaps"), which is one more reason
+tagsync's chain never takes a base chain's name.
 
 ``mode: standalone`` is for a host with no ruleset of its own: tagsync's table then holds a
 complete base chain with ``policy drop`` and ``ct state established,related accept``.
