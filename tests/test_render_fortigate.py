@@ -192,6 +192,9 @@ def test_long_tag_names_give_short_distinct_names() -> None:
     names = [g for f in families for g in f.layout.groups]
     assert len(names) == len(set(names)) == 6
     assert all(len(n) <= NAME_MAX and re.fullmatch(r"[A-Za-z0-9._-]+", n) for n in names)
+    # The top group holds every tag group: more than the limit is refused, not rendered.
+    with pytest.raises(ConfigError, match=f"{-(-30 // 4)} IPv4 groups, more than"):
+        forti_families(pairs, FortiGateOptions(group_member_limit=4))
 
 
 # --- incremental commands over real consecutive versions ----------------------------------
@@ -199,8 +202,9 @@ CASES = [
     # (old, new, tag, group member limit)
     ("20250728", "20250804", "AzureCloud", 600),
     ("20250728", "20250804", TAG, 600),
-    ("20250804", "20250811", "Storage", 3),  # fewer prefixes: groups disappear
-    ("20250908", "20251006", "AzureFrontDoor.Backend", 10),  # more prefixes: groups appear
+    # Small limits (the top group must still hold every tag group) so that groups come and go:
+    ("20250804", "20250811", "Storage", 25),  # fewer prefixes: a group disappears
+    ("20250908", "20251006", "AzureFrontDoor.Backend", 12),  # more prefixes: groups appear
 ]
 
 

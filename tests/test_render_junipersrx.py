@@ -171,6 +171,11 @@ def test_long_tag_names_give_short_distinct_names() -> None:
     names = list(shape.groups)
     assert len(names) == len(set(names)) == 6
     assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,62}", n) for n in names)
+    # Junos names get "_" for a tag's dots: two tags that then read alike stay apart.
+    shape = srx_layout(
+        [("A.b", ["192.0.2.0/24"]), ("A_b", ["198.51.100.0/24"])], JuniperSrxOptions()
+    )
+    assert len(set(shape.groups)) == 2 and all(g.startswith("tagsync-g-A_b-") for g in shape.groups)
 
 
 # --- incremental commands over real consecutive versions ----------------------------------

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tagsync.errors import ConfigError
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
 from tagsync.formats.checks import int_between, matching
 from tagsync.formats.filters import netmask
@@ -133,6 +134,12 @@ def forti_families(
     families = []
     for version, table, groups in ((4, "address", "addrgrp"), (6, "address6", "addrgrp6")):
         shape = _family_layout(pairs, version, options)
+        if len(shape.groups) > options.group_member_limit:
+            raise ConfigError(
+                f"fortigate: the selected tags need {len(shape.groups)} IPv{version} groups, more "
+                f"than render.fortigate.group_member_limit ({options.group_member_limit}) allows "
+                f"in {options.name_prefix}all-v{version}; select fewer tags or raise the limit"
+            )
         comments = {
             group: f"tagsync: service tag {tag}"
             for tag, names in shape.key_groups.items()

@@ -22,7 +22,9 @@ small, and a large tag such as AzureCloud needs a device whose policy limit fits
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
 from tagsync.formats.checks import int_between, matching
 from tagsync.formats.objectgroups import (
+    DIGEST_LENGTH,
     Layout,
     Plan,
     layout,
@@ -61,9 +64,14 @@ class JuniperSrxOptions(FormatOptions):
 def srx_layout(pairs: Sequence[tuple[str, Sequence[str]]], options: JuniperSrxOptions) -> Layout:
     """Address book entries and address sets for ``(tag, sorted prefixes)`` pairs."""
     lead = options.name_prefix
+    # Tag dots become "_"; two tags that then read alike ("A.b", "A_b") get a digest each.
+    slugs = Counter(tag.replace(".", "_") for tag, _ in pairs)
 
     def group_names(tag: str, count: int) -> list[str]:
-        return numbered_names(f"{lead}g-{tag.replace('.', '_')}", tag, count, MAX_NAME)
+        slug = tag.replace(".", "_")
+        if slugs[slug] > 1:
+            slug = f"{slug}-{hashlib.sha256(tag.encode()).hexdigest()[:DIGEST_LENGTH]}"
+        return numbered_names(f"{lead}g-{slug}", tag, count, MAX_NAME)
 
     def object_names(prefixes: Sequence[str]) -> list[str]:
         return prefix_object_names(prefixes, f"{lead}n-")

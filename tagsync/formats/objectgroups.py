@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tagsync.formats.base import TagView
 
 __all__ = [
+    "DIGEST_LENGTH",
     "Layout",
     "Plan",
     "fitted_name",
