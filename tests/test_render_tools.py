@@ -263,3 +263,29 @@ def test_every_mode_loads_in_the_real_tools(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rules = [line for line in result.stdout.splitlines() if line.startswith("-A OUTPUT")]
     assert rules == ["-A OUTPUT -o lo -j ACCEPT", "-A OUTPUT -j TAGSYNC-OUT"] * 2
+
+
+@needs_tools
+def test_apply_moves_an_appended_jump_above_the_final_reject(tmp_path: Path) -> None:
+    """The previous release appended the jump after the admin's REJECT: apply.sh puts it at the
+    configured position (inserting before deleting) and leaves exactly one."""
+    from conftest import SAMPLE_NEW
+
+    st = parse_service_tags(SAMPLE_NEW.read_bytes())
+    write_rendered(render_formats(st, ["AzureCloud.westeurope"], ["iptables"]), tmp_path)
+    script = (
+        "for t in iptables ip6tables; do\n"
+        "  $t -A OUTPUT -o lo -j ACCEPT; $t -A OUTPUT -j REJECT\n"
+        "  $t -N TAGSYNC-OUT; $t -A OUTPUT -j TAGSYNC-OUT; $t -A OUTPUT -j TAGSYNC-OUT\n"
+        "done\n"
+        "sh iptables/apply.sh; sh iptables/apply.sh\n"
+        "iptables -S OUTPUT; ip6tables -S OUTPUT\n"
+    )
+    result = in_namespace(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rules = [line for line in result.stdout.splitlines() if line.startswith("-A OUTPUT")]
+    assert [r.split(" --reject-with")[0] for r in rules] == [
+        "-A OUTPUT -j TAGSYNC-OUT",
+        "-A OUTPUT -o lo -j ACCEPT",
+        "-A OUTPUT -j REJECT",
+    ] * 2

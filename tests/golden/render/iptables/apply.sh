@@ -8,17 +8,27 @@
 # Apply the sets and rules in this directory; safe to run again after every render.
 # Adds or changes only what tagsync owns: the sets tagsync4/tagsync6 (refilled by
 # an atomic swap), the chain TAGSYNC-OUT (flushed and refilled in one commit) and one jump to it
-# in OUTPUT (inserted at rule 1 if missing; a jump already there stays where it is).
-# Never touches the admin's rules, policies or other chains.
+# at rule 1 of OUTPUT, inserted, never appended (a final REJECT would shadow it). A jump
+# found elsewhere (an older release appended it) is replaced make-before-break: the new one is
+# inserted first, then the old one deleted. Never touches the admin's rules, policies or chains.
 set -eu
 cd "$(dirname "$0")"
 ipset restore -f ipset.restore
 iptables-restore --noflush < iptables.rules
 ip6tables-restore --noflush < ip6tables.rules
+# Rule numbers of the jumps to TAGSYNC-OUT in chain $2 ("-S" lists the policy first).
+jumps() {
+	"$1" -S "$2" | grep -v -e '^-P ' | grep -n -x -F -e "-A $2 -j TAGSYNC-OUT" | cut -d: -f1
+}
 for tool in iptables ip6tables; do
+	if [ "$(jumps "$tool" OUTPUT | tr '\n' ' ')" != "1 " ]; then
+		"$tool" -I OUTPUT 1 -j TAGSYNC-OUT
+		for number in $(jumps "$tool" OUTPUT | sort -r -n); do
+			[ "$number" = 1 ] || "$tool" -D OUTPUT "$number"
+		done
+	fi
 	# Hook mode changed since the last run: drop tagsync's own jump from the other chain.
 	while "$tool" -C FORWARD -j TAGSYNC-OUT 2>/dev/null; do
 		"$tool" -D FORWARD -j TAGSYNC-OUT
 	done
-	"$tool" -C OUTPUT -j TAGSYNC-OUT 2>/dev/null || "$tool" -I OUTPUT 1 -j TAGSYNC-OUT
 done
