@@ -249,9 +249,13 @@ CASES: dict[str, Callable[[Path, int], list[Result]]] = {
 
 
 def register_optional_cases() -> None:
-    """Cases that live beside this file (render, lookup) join the suite when present."""
+    """Cases that live beside this file (render, lookup, feeds) join the suite when present."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    for module_name, case_name in (("bench_render", "render"), ("bench_lookup", "lookup")):
+    for module_name, case_name in (
+        ("bench_render", "render"),
+        ("bench_lookup", "lookup"),
+        ("bench_feeds", "feeds"),
+    ):
         try:
             module = __import__(module_name)
         except ImportError:
