@@ -11,7 +11,6 @@ from tagsync.config import DownloadSettings
 from tagsync.diff import ChangeSet, diff_service_tags
 from tagsync.fetch import fetch_service_tags
 from tagsync.guards import check_mass_removal, check_rollback
-from tagsync.history import record_accepted
 from tagsync.model import (
     ServiceTags,
     find_tag,
@@ -130,6 +129,9 @@ def accept(store: Store, candidate: Candidate, *, history_keep: int) -> UpdateRe
     new, old = candidate.loaded.service_tags, candidate.old
     if old is not None and old.sha256 == new.sha256:
         return UpdateResult(candidate.changes, store.meta(), saved=False)
+    # Imported here: the reading commands use this module for load_version alone.
+    from tagsync.history import record_accepted
+
     fetched = candidate.loaded.fetched
     meta = store.save(fetched.data, new, fetched.source)
     # After the snapshot's commit point: a history failure only warns, the snapshot is kept.
