@@ -346,11 +346,23 @@ def test_history_chart_over_kept_versions(runner: CliRunner, tmp_path: Path) -> 
         got = [[row[0], int(row[1]), number(row[3])] for row in page.trends[name]]
         assert got == expected
     assert page.circles == len(watched) * len(dates)
-    # A file that is not the snapshot adds its own point after the kept ones.
-    code, _ = feeds(runner, out, state, "--tag", "Grafana", "--file", str(public("20251006")))
+    # Same snapshot, same history: nothing to do. A newly accepted version changes the
+    # history, so the page is rebuilt with one more point.
+    assert "unchanged" in feeds(runner, out, state, *(a for n in watched for a in ("-t", n)))[1]
+    newest = runner.invoke(
+        app, ["update", "--file", str(public("20251006")), "--state-dir", str(state)]
+    )
+    assert newest.exit_code in (0, 1), newest.stderr
+    code, err = feeds(runner, out, state, *(a for n in watched for a in ("-t", n)))
+    assert code == 0 and "files written" in err
     page = parse_page((out / "public" / "index.html").read_text())
-    assert code == 0 and [r[0] for r in page.trends["Grafana"]][-1] == "2025-10-06"
+    assert [row[0] for row in page.trends["Grafana"]][-1] == "2025-10-06"
     assert len(page.trends["Grafana"]) == len(dates) + 1
+    # A file that is not the snapshot adds its own point after the kept ones.
+    code, _ = feeds(runner, out, state, "--tag", "Grafana", "--file", str(public("20250901")))
+    page = parse_page((out / "public" / "index.html").read_text())
+    assert code == 0 and [r[0] for r in page.trends["Grafana"]][-1] == "2025-09-01"
+    assert len(page.trends["Grafana"]) == len(dates) + 2
 
 
 def test_no_history_charts_one_point(runner: CliRunner, tmp_path: Path) -> None:
