@@ -87,6 +87,7 @@ def read_config(text: str) -> dict[str, set[str]]:
         assert group.name not in groups and 1 <= len(group.name) <= ASA_NAME_MAX
         children = [c.text for c in group.children]
         assert children[0].startswith(" description tagsync: service tag ")
+        assert len(children[0]) <= len(" description ") + 100
         entries = [network_object(c) for c in children[1:]]
         assert entries and not any(removal for removal, _ in entries)
         groups[group.name] = {network for _, network in entries}
@@ -94,6 +95,16 @@ def read_config(text: str) -> dict[str, set[str]]:
     named = [fields["dst_networkobject2"] for fields in acl_lines(config)]
     assert sorted(named) == sorted(groups)
     return groups
+
+
+def one_tag(name: str, prefixes: list[str]) -> ServiceTags:
+    entry = {
+        "name": name,
+        "id": name,
+        "properties": {"changeNumber": 1, "addressPrefixes": prefixes},
+    }
+    document = {"changeNumber": 1, "cloud": "Public", "values": [entry]}
+    return parse_service_tags(json.dumps(document).encode())
 
 
 def render(st: ServiceTags, tags: list[str], **section: Any) -> dict[str, str]:
@@ -122,6 +133,10 @@ def test_options_and_long_names() -> None:
     shape = asa_layout([(long_a, ["192.0.2.0/24"]), (long_b, ["2001:db8::/32"])], CiscoAsaOptions())
     names = list(shape.groups)
     assert len(set(names)) == 2 and all(len(n) <= ASA_NAME_MAX for n in names)
+    long_tag = "Service" + "x" * 180 + ".Region"
+    st_long = one_tag(long_tag, ["192.0.2.0/24", "2001:db8::/32"])
+    groups = read_config(render(st_long, [long_tag])["ciscoasa/config.txt"])
+    assert list(groups.values()) == [{"192.0.2.0/24", "2001:db8::/32"}]
 
 
 @pytest.mark.parametrize(
@@ -141,14 +156,7 @@ def test_bad_settings_are_config_errors(section: dict[str, Any]) -> None:
 
 
 def test_allow_empty_renders_no_group_and_no_acl() -> None:
-    entry = {
-        "name": "Empty",
-        "id": "Empty",
-        "properties": {"changeNumber": 1, "addressPrefixes": []},
-    }
-    st = parse_service_tags(
-        json.dumps({"changeNumber": 1, "cloud": "Public", "values": [entry]}).encode()
-    )
+    st = one_tag("Empty", [])
     text = render_formats(st, ["Empty"], ["ciscoasa"], allow_empty=True)["ciscoasa/config.txt"]
     config = parse(text)
     assert not config.find_objects(r"^object-group") and not acl_lines(config)

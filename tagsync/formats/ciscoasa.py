@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "CiscoAsaOptions", "asa_layout", "network_objects"]
 
 MAX_NAME = 64
+MAX_DESCRIPTION = 100
 NAME_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,15}")
 ACL_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_NAME - 1}}}")
 # One group per tag: the ASA documents no member limit for a network object group.
@@ -83,12 +84,17 @@ class AsaConfig:
     descriptions: dict[str, str]
 
 
+def _description(tag: str) -> str:
+    # Tag names run to 200 characters; a description is only a label (the group name is the
+    # key), so it is kept short rather than relying on the ASA's description limit.
+    text = f"tagsync: service tag {tag}"
+    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
+
+
 def _config(pairs: Sequence[tuple[str, Sequence[str]]], options: CiscoAsaOptions) -> AsaConfig:
     shape = asa_layout(pairs, options)
     descriptions = {
-        group: f"tagsync: service tag {tag}"
-        for tag, groups in shape.key_groups.items()
-        for group in groups
+        group: _description(tag) for tag, groups in shape.key_groups.items() for group in groups
     }
     return AsaConfig(shape, descriptions)
 
