@@ -2,22 +2,23 @@
 security policy, and incremental ``set``/``delete`` commands between two versions.
 
 Layout: ``set security address-book global address NAME PREFIX`` per prefix, named from the
-prefix (``tagsync-n-20-36-0-0_14``; IPv4 and IPv6 alike: address book entries "can include any
-combination of IPv4 addresses, IPv6 addresses" - Juniper, Address Books and Address Sets,
-juniper.net/documentation/en_US/junos/topics/topic-map/security-address-books-sets.html), an
+prefix (``tagsync-n-20-36-0-0_14``), IPv4 and IPv6 alike ("Address book entries can include any
+combination of IPv4 addresses, IPv6 addresses, and Domain Name System (DNS) names" - Juniper,
+Understanding Address Books, Junos Security 10.2, juniper.net/documentation/software/
+junos-security/junos-security10.2/junos-security-swconfig-security/topic-41199.html), an
 ``address-set`` per tag split at ``set_member_limit`` members, and one policy from
 ``from_zone`` to ``to_zone`` matching the sets, application ``junos-https``, ``then permit``.
 Addresses must be network prefixes with the host bits zero ("1.2.3.4/24 is not acceptable",
 same page): tagsync only ever writes canonical prefixes.
 
-Limits: names stay within 63 characters of letters, digits, ``_`` and ``-`` (tag dots become
-``_``), starting with a letter - inside what Junos accepts for address book and policy names.
-The address-set size and the number of addresses one policy may reference depend on the
-platform and release: Juniper's "Address and address set limitations" page (Junos 12.1X44,
-cited by Aerleon's junipersrx generator, which splits policies at 1,023 addresses with an IPv6
-address counting four) is the reference; ``set_member_limit`` (default 1024) keeps each set
-small, and a large tag such as AzureCloud needs a device whose policy limit fits it - check
-``show security policies`` resource use after the commit.
+Limits: the Junos pages found (above; the ``address``/``address-set`` statement references)
+give no name length or set size, so this format stays conservative: names of at most 63
+letters, digits, ``_`` and ``-`` (tag dots become ``_``), starting with a letter, as for PAN-OS
+and FortiOS; ``set_member_limit`` (default 1024) keeps each set small. What Juniper does document
+is a per-policy cap on referenced addresses in older releases: its "Address and address set
+limitations" page (Junos 12.1X44, cited by Aerleon's junipersrx generator, which splits
+policies at 1,023 addresses with an IPv6 address counting four). A large tag such as AzureCloud
+needs a release and platform whose policy limit fits it: ``commit check`` says so.
 """
 
 from __future__ import annotations
