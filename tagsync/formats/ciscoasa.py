@@ -3,9 +3,10 @@ group, and incremental ``network-object`` / ``no network-object`` commands.
 
 One ``object-group network`` per tag holds the tag's prefixes as ``network-object`` lines, IPv4
 and IPv6 together ("You can mix IPv4 and IPv6 entries in a network object group", ASA 9.2
-firewall configuration guide, Objects for Access Control). IPv4 networks are written as
-``ADDRESS MASK``, IPv6 as ``PREFIX/LENGTH``, single addresses as ``host ADDRESS`` - the forms
-``show running-config`` prints, so a rendered file diffs cleanly against the device's.
+firewall configuration guide, Objects for Access Control, cisco.com/c/en/us/td/docs/security/
+asa/asa922/configuration/firewall/asa-922-firewall-config/access-objects.html). IPv4 networks are
+written as ``ADDRESS MASK``, IPv6 as ``PREFIX/LENGTH``, single addresses as ``host ADDRESS``:
+the forms ``show running-config`` prints, so a rendered file diffs cleanly against the device's.
 
 Names: "Object names are limited to 64 characters, including letters, numbers, and these
 characters: .!@#$%^&()-_{}. Object names are case-sensitive." (same guide, Guidelines for

@@ -11,10 +11,11 @@ groups ("An address group can be a member of another address group", FortiOS 6.0
 
 Limits, from Fortinet's CLI reference:
 
-- names of addresses and address groups: ``size[63]`` in FortiOS 6.0 (page above), "Maximum
-  length: 79" from 6.4 (docs.fortinet.com/document/fortigate/6.4.6/cli-reference/254620);
-  every name here stays within 63 so one file loads on both. Names are letters, digits, ``.``,
-  ``_`` and ``-`` only, always inside double quotes.
+- names: an address group's ``size[63]`` and a member (address) name's ``size[64]`` in FortiOS
+  6.0 (page above), "Maximum length: 79" for both from 6.4
+  (docs.fortinet.com/document/fortigate/6.4.6/cli-reference/254620); every name here stays
+  within 63 so one file loads on both. Names are letters, digits, ``.``, ``_`` and ``-`` only,
+  always inside double quotes. Group comments: ``size[255]`` (6.0 page).
 - policy name and interface names: "Maximum length: 35" (``config firewall policy64``,
   docs.fortinet.com/document/fortigate/6.4.4/cli-reference/318620); one ``config firewall
   policy`` holds IPv4 and IPv6 (``srcaddr6``/``dstaddr6``) since 6.4
