@@ -20,10 +20,15 @@ Limits, from Fortinet's CLI reference:
   docs.fortinet.com/document/fortigate/6.4.4/cli-reference/318620); one ``config firewall
   policy`` holds IPv4 and IPv6 (``srcaddr6``/``dstaddr6``) since 6.4
   (docs.fortinet.com/document/fortigate/6.4.3/cli-reference/311620).
+- IPv4 and IPv6 in separate tables: "You cannot mix IPv4 firewall addresses and IPv6 firewall
+  addresses in the same address group" (FortiOS 5.2 online help, Firewall objects > Address
+  Groups), hence ``addrgrp`` and ``addrgrp6`` and a top group per family.
 - members per address group: Fortinet documents no single figure. Its Maximum Values Table
-  (docs.fortinet.com/max-value-table) gives it per model and release as the per-instance limit
-  of ``firewall.addrgrp:member`` (Fortinet's own Terraform/CTS modules point there), and
-  ``print tablesize`` shows the unit's own. The default, 600, is the figure the earlier
+  (docs.fortinet.com/max-value-table; the release notes send readers there for maximum values,
+  e.g. FortiGate-6000 6.0.9, docs.fortinet.com/document/fortigate-6000/6.0.9/
+  fortigate-6000-release-notes/625722) gives it per model and release as the per-instance
+  limit of ``firewall.addrgrp:member`` (Fortinet's own Terraform/CTS modules point there),
+  and ``print tablesize`` shows the unit's own. The default, 600, is the figure the earlier
   user-template sample used as a floor; users of small models should check their unit
   (``render.fortigate.group_member_limit``).
 """
