@@ -166,7 +166,8 @@ class _Aggregator:
         self._v6 = _bounds(v6, v6=True)
 
     def family(self, prefixes: list[str], v6: bool) -> list[str]:
-        """The fewest CIDRs for one family's (distinct) prefixes of a tag, sorted.
+        """The fewest CIDRs for one family's prefixes of a tag, sorted (a duplicate overlaps
+        its twin, so duplicates go through the merge and are dropped).
 
         A sorted list of aligned blocks is already the fewest iff no block overlaps the one
         before it and no block sits right after its buddy (a tiling that is not the fewest
@@ -185,7 +186,6 @@ class _Aggregator:
         return ordered
 
     def feed(self, tag: Tag) -> TagFeed:
-        # Duplicates within a tag overlap themselves, so the merge below drops them.
         v4, v6 = split_families(tag.prefixes)
         return TagFeed(
             tag.name,
