@@ -8,7 +8,10 @@ directory: the ratio says what the aggregation, hashing, index, page, atomic swa
 sync before it cost on top of merely writing the files. In-process rows leave out the
 interpreter start and imports (``python -m tagsync --help`` is shown for that floor).
 
-    python bench/bench_feeds.py [--data DIR] [--repeat 5]      (or as part of bench/run.py)
+    python bench/bench_feeds.py [--data DIR] [--repeat 5] [--scratch DIR]   (or in bench/run.py)
+
+``--scratch /dev/shm`` writes the trees to a tmpfs: the same run without the disk, which tells
+the CPU's share from the filesystem's.
 """
 
 from __future__ import annotations
@@ -73,14 +76,15 @@ def status(seconds: float, target: float) -> str:
     return f"{seconds:.2f} s vs target <= {target:g} s: {'ok' if seconds <= target else 'MISSED'}"
 
 
-def suite_case(data_dir: Path, repeat: int) -> list[Result]:
-    """Case 6 rows for bench/run.py (also used by this script's own main)."""
+def suite_case(data_dir: Path, repeat: int, scratch_root: Path | None = None) -> list[Result]:
+    """Case 6 rows for bench/run.py (also used by this script's own main); the trees are
+    written under ``scratch_root`` (default: the temp directory)."""
     from run import Result, run_cli_in_process
 
     full = data_dir / FULL
     python = sys.executable
     repeat = max(3, repeat)
-    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as scratch_name:
+    with tempfile.TemporaryDirectory(prefix="bench-feeds-", dir=scratch_root) as scratch_name:
         scratch = Path(scratch_name)
         state = scratch / "state"
 
@@ -128,8 +132,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--scratch", type=Path, default=None, help="write the trees here (e.g. a tmpfs)"
+    )
     args = parser.parse_args()
-    for result in suite_case(args.data, args.repeat):
+    for result in suite_case(args.data, args.repeat, args.scratch):
         print(result.line(), flush=True)
 
 
