@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tagsync.coverage import NO_CHANGE, AddressCounts, Coverage, diff_coverage
+from tagsync.coverage import NO_CHANGE, AddressCounts, Coverage, diff_coverage, diff_coverages
 from tagsync.model import ServiceTags, Tag
 from tagsync.prefixes import sort_prefixes
 
@@ -151,24 +151,37 @@ def _property_changes(old: Tag, new: Tag) -> dict[str, Any]:
     return result
 
 
-def diff_tags(name: str, old: Tag | None, new: Tag | None) -> TagChange:
-    """Compare one tag across versions; a missing side counts as an empty tag."""
-    old_set = set(old.prefixes) if old else set()
-    new_set = set(new.prefixes) if new else set()
-    properties = _property_changes(old, new) if old and new else {}
-    # Interval work only when the texts differ: equal texts cover equal addresses.
-    coverage = diff_coverage(old_set, new_set) if old_set != new_set else NO_CHANGE
+def _tag_change(
+    name: str,
+    old: Tag | None,
+    new: Tag | None,
+    old_set: set[str],
+    new_set: set[str],
+    coverage: Coverage,
+) -> TagChange:
     return TagChange(
         name=name,
         old_change_number=old.change_number if old else None,
         new_change_number=new.change_number if new else None,
         added=tuple(sort_prefixes(new_set - old_set)),
         removed=tuple(sort_prefixes(old_set - new_set)),
-        property_changes=properties,
+        property_changes=_property_changes(old, new) if old and new else {},
         old_count=len(old_set),
         new_count=len(new_set),
         coverage=coverage,
     )
+
+
+def _prefix_set(tag: Tag | None) -> set[str]:
+    return set(tag.prefixes) if tag else set()
+
+
+def diff_tags(name: str, old: Tag | None, new: Tag | None) -> TagChange:
+    """Compare one tag across versions; a missing side counts as an empty tag."""
+    old_set, new_set = _prefix_set(old), _prefix_set(new)
+    # Interval work only when the texts differ: equal texts cover equal addresses.
+    coverage = diff_coverage(old_set, new_set) if old_set != new_set else NO_CHANGE
+    return _tag_change(name, old, new, old_set, new_set, coverage)
 
 
 def diff_service_tags(
@@ -185,7 +198,7 @@ def diff_service_tags(
             old.validate()
     old_tags: Mapping[str, Tag] = old.tags if old else {}
     wanted = sorted(set(old_tags) | set(new.tags)) if names is None else list(dict.fromkeys(names))
-    changes: dict[str, TagChange] = {}
+    candidates: dict[str, tuple[Tag | None, Tag | None, set[str], set[str]]] = {}
     for name in wanted:
         old_tag, new_tag = old_tags.get(name), new.tags.get(name)
         if (
@@ -195,7 +208,19 @@ def diff_service_tags(
             and old_tag.properties == new_tag.properties
         ):
             continue  # the common case, decided without building sets
-        change = diff_tags(name, old_tag, new_tag)
+        candidates[name] = (old_tag, new_tag, _prefix_set(old_tag), _prefix_set(new_tag))
+    # The interval work in one batch: tags share most prefixes, so each is parsed once.
+    coverages = diff_coverages(
+        {
+            name: (old_set, new_set)
+            for name, (_, _, old_set, new_set) in candidates.items()
+            if old_set != new_set
+        }
+    )
+    changes: dict[str, TagChange] = {}
+    for name, (old_tag, new_tag, old_set, new_set) in candidates.items():
+        coverage = coverages.get(name, NO_CHANGE)
+        change = _tag_change(name, old_tag, new_tag, old_set, new_set, coverage)
         if change.changed:
             changes[name] = change
     return ChangeSet(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagsync.coverage import Coverage, count_text
+from tagsync.coverage import AddressCounts, Coverage, count_text
 from tagsync.diff import ChangeSet, TagChange
 from tagsync.errors import GuardError
 
@@ -46,11 +46,13 @@ def _ratio(lost: int, total: int) -> float:
 
 def _worst_loss(coverage: Coverage) -> float:
     lost, total = coverage.lost_addresses, coverage.old_addresses
+    if total is None:  # counted whenever something was lost
+        return 0.0
     return max(_ratio(lost.ipv4, total.ipv4), _ratio(lost.ipv6, total.ipv6))
 
 
 def _loss_text(name: str, change: TagChange) -> str:
-    lost, total = change.coverage.lost_addresses, change.coverage.old_addresses
+    lost, total = change.coverage.lost_addresses, change.coverage.old_addresses or AddressCounts()
     families = " and ".join(
         f"{count_text(part)} of {count_text(whole)} {family} addresses ({_ratio(part, whole):.1%})"
         for family, part, whole in (

@@ -11,7 +11,7 @@ import operator
 import re
 import socket
 import struct
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from functools import partial
 
 __all__ = [
@@ -20,8 +20,10 @@ __all__ = [
     "all_canonical",
     "canonical_prefix",
     "is_ipv6",
+    "key_ranges",
     "merge_family",
-    "merged_ranges",
+    "merge_ranges",
+    "prefix_keys",
     "ranges_to_cidrs",
     "select_family",
     "sort_prefixes",
@@ -168,10 +170,7 @@ def _numbers(addresses: list[str], v6: bool) -> list[int]:
 def _sorted_family(prefixes: list[str], v6: bool) -> list[str]:
     if len(prefixes) < 2:
         return prefixes
-    addresses, lengths = _addresses_and_lengths(prefixes)
-    # One integer per prefix: the address, then the length in the low 8 bits.
-    numbers = _numbers(addresses, v6)
-    keys = list(map(operator.or_, map(operator.lshift, numbers, itertools.repeat(8)), lengths))
+    keys = prefix_keys(prefixes, v6)
     order = sorted(range(len(prefixes)), key=keys.__getitem__)
     return list(map(prefixes.__getitem__, order))
 
@@ -205,43 +204,64 @@ _HOST_MASKS = {
 }
 
 
-def _sweep(prefixes: list[str], v6: bool) -> tuple[list[int], list[int], list[str | None]]:
-    """Merge one family's sorted prefixes into disjoint, non-touching integer ranges.
-
-    Returns (first addresses, last addresses, texts): a range that is still exactly one of the
-    given networks (it only absorbed networks inside it) keeps that network's text, a range that
-    really merged has None.
-    """
-    if not prefixes:
-        return [], [], []
+def _bounds(prefixes: list[str], v6: bool) -> tuple[list[int], list[int]]:
+    """First and last address of each of one family's valid prefixes, in the given order."""
     addresses, lengths = _addresses_and_lengths(prefixes)
     firsts = _numbers(addresses, v6)
-    lasts = list(map(operator.or_, firsts, map(_HOST_MASKS[_bits(v6)].__getitem__, lengths)))
+    return firsts, list(map(operator.or_, firsts, map(_HOST_MASKS[_bits(v6)].__getitem__, lengths)))
+
+
+def prefix_keys(prefixes: list[str], v6: bool) -> list[int]:
+    """One integer per valid prefix of one family, in the given order: the address, then the
+    length in the low 8 bits. Sorted, they are numeric order (a covering network first)."""
+    if not prefixes:
+        return []
+    addresses, lengths = _addresses_and_lengths(prefixes)
+    numbers = _numbers(addresses, v6)
+    return list(map(operator.or_, map(operator.lshift, numbers, itertools.repeat(8)), lengths))
+
+
+def key_ranges(keys: list[int], v6: bool) -> tuple[list[int], list[int]]:
+    """The first and last addresses of the prefixes behind :func:`prefix_keys` keys."""
+    firsts = list(map(operator.rshift, keys, itertools.repeat(8)))
+    lengths = map(operator.and_, keys, itertools.repeat(0xFF))
+    return firsts, list(map(operator.or_, firsts, map(_HOST_MASKS[_bits(v6)].__getitem__, lengths)))
+
+
+def _sweep(
+    firsts: list[int], lasts: list[int], texts: Sequence[str | None]
+) -> tuple[list[int], list[int], list[str | None]]:
+    """Merge ranges ordered by first address into disjoint, non-touching ranges.
+
+    Returns (firsts, lasts, texts): a range that is still exactly one of the given ranges (it
+    only absorbed ranges inside it) keeps that range's text, a range that really merged has None.
+    """
+    if not firsts:
+        return [], [], []
     range_firsts: list[int] = []
     range_lasts: list[int] = []
-    texts: list[str | None] = []
-    top_first, top_last = firsts[0], lasts[0]
-    top_text: str | None = prefixes[0]
-    for first, last, text in zip(firsts, lasts, prefixes, strict=True):
+    range_texts: list[str | None] = []
+    top_first, top_last, top_text = firsts[0], lasts[0], texts[0]
+    for first, last, text in zip(firsts, lasts, texts, strict=True):
         if first <= top_last + 1:  # overlaps or touches the range being built
             if last > top_last:
                 top_last, top_text = last, None
             continue
         range_firsts.append(top_first)
         range_lasts.append(top_last)
-        texts.append(top_text)
+        range_texts.append(top_text)
         top_first, top_last, top_text = first, last, text
     range_firsts.append(top_first)
     range_lasts.append(top_last)
-    texts.append(top_text)
-    return range_firsts, range_lasts, texts
+    range_texts.append(top_text)
+    return range_firsts, range_lasts, range_texts
 
 
-def merged_ranges(prefixes: list[str], v6: bool) -> tuple[list[int], list[int]]:
-    """The addresses of one family's prefixes, given as :func:`sorted_families` returns them, as
-    sorted, disjoint and non-touching integer ranges: (first addresses, last addresses)."""
-    firsts, lasts, _ = _sweep(prefixes, v6)
-    return firsts, lasts
+def merge_ranges(firsts: list[int], lasts: list[int]) -> tuple[list[int], list[int]]:
+    """Integer ranges ordered by first address, merged into sorted, disjoint, non-touching
+    ranges: (firsts, lasts)."""
+    merged_firsts, merged_lasts, _ = _sweep(firsts, lasts, [None] * len(firsts))
+    return merged_firsts, merged_lasts
 
 
 def merge_family(prefixes: list[str], v6: bool) -> list[str]:
@@ -256,8 +276,9 @@ def merge_family(prefixes: list[str], v6: bool) -> list[str]:
     if len(prefixes) < 2:
         return list(prefixes)
     bits = _bits(v6)
+    firsts, lasts = _bounds(prefixes, v6)
     result: list[str] = []
-    for first, last, text in zip(*_sweep(prefixes, v6), strict=True):
+    for first, last, text in zip(*_sweep(firsts, lasts, prefixes), strict=True):
         if text:
             result.append(text)
         else:
@@ -267,7 +288,7 @@ def merge_family(prefixes: list[str], v6: bool) -> list[str]:
 
 def ranges_to_cidrs(firsts: list[int], lasts: list[int], v6: bool) -> list[str]:
     """The fewest CIDRs covering exactly the given integer ranges of one family, in their order
-    (fewest overall when the ranges neither overlap nor touch, as :func:`merged_ranges` gives)."""
+    (fewest overall when the ranges neither overlap nor touch, as :func:`merge_ranges` gives)."""
     bits = _bits(v6)
     cidrs: list[str] = []
     for first, last in zip(firsts, lasts, strict=True):
