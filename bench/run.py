@@ -249,12 +249,14 @@ CASES: dict[str, Callable[[Path, int], list[Result]]] = {
 
 
 def register_optional_cases() -> None:
-    """Cases that live beside this file (render, lookup, feeds) join the suite when present."""
+    """Cases that live beside this file (render, lookup, feeds, coverage) join the suite when
+    present."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     for module_name, case_name in (
         ("bench_render", "render"),
         ("bench_lookup", "lookup"),
         ("bench_feeds", "feeds"),
+        ("bench_coverage", "coverage"),
     ):
         try:
             module = __import__(module_name)
