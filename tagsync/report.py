@@ -79,11 +79,16 @@ def _note_only_tags(changes: ChangeSet) -> list[TagChange]:
     ]
 
 
+def _cidr_total(sign: str, cidrs: int, addresses: AddressCounts) -> str:
+    """A total for people: "+3 CIDRs (40 IPv4 addresses)", or "none"."""
+    return f"{sign}{_counted(cidrs, 'CIDR')} ({addresses.text()})" if cidrs else "none"
+
+
 def _totals_lines(changes: ChangeSet) -> list[str]:
     gained, lost = changes.gained_addresses, changes.lost_addresses
     return [
-        f"  now reachable: +{_counted(changes.gained_count, 'CIDR')} ({gained.text()})",
-        f"  no longer reachable: -{_counted(changes.lost_count, 'CIDR')} ({lost.text()})",
+        f"  now reachable: {_cidr_total('+', changes.gained_count, gained)}",
+        f"  no longer reachable: {_cidr_total('-', changes.lost_count, lost)}",
         f"  re-aggregated, same addresses: {_counted(len(changes.reaggregated), 'tag')}",
         f"  prefix texts: +{changes.added_count} -{changes.removed_count}",
     ]
@@ -282,10 +287,8 @@ def to_markdown(
         return "\n".join([*lines, "No changes in the compared tags.", ""])
     lines += [
         f"{_counted(len(changes.tags), 'watched tag')} changed. "
-        f"Now reachable: **+{_counted(changes.gained_count, 'CIDR')}** "
-        f"({changes.gained_addresses.text()}). "
-        f"No longer reachable: **-{_counted(changes.lost_count, 'CIDR')}** "
-        f"({changes.lost_addresses.text()}). "
+        f"Now reachable: **{_cidr_total('+', changes.gained_count, changes.gained_addresses)}**. "
+        f"No longer reachable: **{_cidr_total('-', changes.lost_count, changes.lost_addresses)}**. "
         f"Re-aggregated with the same addresses: {_counted(len(changes.reaggregated), 'tag')}. "
         f"Prefix texts: +{changes.added_count} -{changes.removed_count}.",
         "",

@@ -69,7 +69,7 @@ def test_diff_format_markdown_from_the_cli(runner: CliRunner, tmp_path: Path) ->
     gained = sum(
         len(expected_coverage(public(OLD), public(NEW), t)["gained"]) for t in (ATP, FRONT_DOOR)
     )
-    assert f"Now reachable: **+{gained} CIDRs**" in text
+    assert f"Now reachable: **+{gained} CIDRs (" in text
 
 
 def test_long_lists_collapse_short_lists_do_not(changes: ChangeSet) -> None:

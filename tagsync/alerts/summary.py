@@ -106,10 +106,14 @@ class Summary:
 
     @property
     def now_reachable(self) -> str:
+        if not self.gained_total:
+            return "none"
         return f"+{_cidrs(self.gained_total)} ({self.gained_addresses.text()})"
 
     @property
     def no_longer_reachable(self) -> str:
+        if not self.lost_total:
+            return "none"
         return f"−{_cidrs(self.lost_total)} ({self.lost_addresses.text()})"
 
     @property
