@@ -53,6 +53,9 @@ class CheckRequest:
     allow_rollback: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     report: Path | None = None  # where to write the Markdown report when something changed
+    # Alert (and exit 1) on prefix-text changes too, not only when addresses were gained or
+    # lost: a re-aggregation changes no address, so by default it only re-renders.
+    text_changes: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +230,14 @@ def run_check(
         files = _render(loaded, names, changes, config, formats, allow_empty=request.force)
         publish(files, out_dir, log)
 
-        if changes.changed:
+        alerting = changes.changed if request.text_changes else changes.coverage_changed
+        if changes.changed and not alerting:
+            log.info(
+                "re-aggregated only (same addresses): %s; configs re-rendered, no alert",
+                ", ".join(changes.reaggregated),
+                extra={"event": "reaggregated", "tags": list(changes.reaggregated)},
+            )
+        elif alerting:
             _announce(changes, log)
             if request.report is not None:
                 report = fit_markdown(changes, REPORT_MAX_CHARS, files=sorted(files))
@@ -253,7 +263,7 @@ def run_check(
                 extra={"event": "accepted", "change_number": new.change_number},
             )
     return CheckResult(
-        exit_code=EXIT_CHANGED if changes.changed else EXIT_OK,
+        exit_code=EXIT_CHANGED if alerting else EXIT_OK,
         changes=changes,
         out_dir=out_dir,
         files=tuple(sorted(files)),

@@ -525,7 +525,7 @@ def test_configured_formats_only(runner: CliRunner, tmp_path: Path, state: Path,
     config = write_config(tmp_path, state, out, check={"formats": ["nftables"]})
     code, _, stderr = invoke(runner, "check", "--config", config, "--file", public(NEW))
     assert code == 1, stderr
-    assert sorted(tree(out)) == ["nftables/tagsync.nft"]
+    assert sorted(tree(out)) == ["nftables/apply.sh", "nftables/tagsync.nft"]
 
 
 # --- locking -------------------------------------------------------------------------------

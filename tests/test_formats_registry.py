@@ -88,7 +88,7 @@ def test_each_format_reads_its_own_section() -> None:
     assert settings.get(NftablesOptions) == NftablesOptions(table="filter", set_v4="ms4")
     st = parse_service_tags(SAMPLE_NEW.read_bytes())
     text = render_formats(st, [TAG], ["nftables"], settings=settings)["nftables/tagsync.nft"]
-    assert "table inet filter {" in text and "set ms4 {" in text
+    assert "add table inet filter\n" in text and "add set inet filter ms4 {" in text
 
 
 @pytest.mark.parametrize(

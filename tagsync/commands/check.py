@@ -41,6 +41,14 @@ def check(
     force: Annotated[
         bool, typer.Option("--force", help="Accept a mass removal of prefixes (or an empty tag)")
     ] = False,
+    text_changes: Annotated[
+        bool,
+        typer.Option(
+            "--text-changes",
+            help="Count prefix-text changes with no address gained or lost (re-aggregations) "
+            "as changes too",
+        ),
+    ] = False,
     allow_rollback: Annotated[
         bool, typer.Option("--allow-rollback", help="Accept a lower changeNumber")
     ] = False,
@@ -89,6 +97,7 @@ def check(
             allow_rollback=allow_rollback,
             lock_timeout=lock_timeout,
             report=report,
+            text_changes=text_changes,
         )
         result = run_check(session.config, session.cloud, session.state_dir, request, log)
     except TagsyncError as exc:

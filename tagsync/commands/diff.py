@@ -50,8 +50,20 @@ def diff(
         ),
     ] = None,
     fmt: FormatOption = "text",
+    text_changes: Annotated[
+        bool,
+        typer.Option(
+            "--text-changes",
+            help="Count prefix-text changes with no address gained or lost (re-aggregations) "
+            "as changes too",
+        ),
+    ] = False,
     exit_code: Annotated[
-        bool, typer.Option("--exit-code", help="Exit 1 when something changed, 0 when not")
+        bool,
+        typer.Option(
+            "--exit-code",
+            help="Exit 1 when a tag gained or lost addresses (or properties), 0 when not",
+        ),
     ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here")
@@ -99,5 +111,6 @@ def diff(
         names = watched_names(old, new, wanted, regions=regions or session.config.regions)
     changes = diff_service_tags(old, new, names)
     write_output(render_report(changes, fmt), output)
-    if exit_code and changes.changed:
+    changed = changes.changed if text_changes else changes.coverage_changed
+    if exit_code and changed:
         raise typer.Exit(EXIT_CHANGED)
