@@ -99,8 +99,9 @@ def case_load(data_dir: Path, repeat: int) -> list[Result]:
 
 # --- case 2: extract one tag --------------------------------------------------------------------
 def case_extract(data_dir: Path, repeat: int) -> list[Result]:
-    from tagsync.model import parse_service_tags, resolve_tags
+    from tagsync.model import parse_service_tags
     from tagsync.prefixes import aggregate, sort_prefixes
+    from tagsync.tagnames import resolve_tags
 
     raw = (data_dir / FULL).read_bytes()
     model = parse_service_tags(raw)

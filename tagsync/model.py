@@ -1,4 +1,4 @@
-"""Parse and validate Service Tags JSON bytes into an immutable model, and select tags from it.
+"""Parse and validate Service Tags JSON bytes into an immutable model.
 
 Nothing malformed gets through: HTML or non-JSON bodies, truncated JSON, a wrong shape, the wrong
 cloud, missing fields, invalid CIDRs, duplicate names and tag names that could inject into
@@ -7,17 +7,16 @@ generated firewall text all raise :class:`DataError` with a one-line message nam
 
 from __future__ import annotations
 
-import difflib
 import gc
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Collection, ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tagsync.errors import DataError, UnknownTagError
+from tagsync.errors import DataError
 from tagsync.prefixes import InvalidPrefix, all_canonical, canonical_prefix
 
 __all__ = [
@@ -25,12 +24,7 @@ __all__ = [
     "ServiceTags",
     "Tag",
     "TagTable",
-    "find_tag",
-    "match_tag_name",
     "parse_service_tags",
-    "regional_variants",
-    "resolve_tags",
-    "suggestion_hint",
 ]
 
 TAG_NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
@@ -368,61 +362,3 @@ def _parse(
         sha256=hashlib.sha256(data).hexdigest(),
         source=source,
     )
-
-
-def regional_variants(service_tags: ServiceTags, base: str) -> list[str]:
-    """Names of the regional variants of ``base`` (e.g. AzureCloud.westeurope), sorted.
-
-    Case-insensitive, like Azure itself: the file spells AzureCloud regions in lower case
-    (``AzureCloud.westeurope``) but most others in camel case (``Storage.WestEurope``).
-    """
-    prefix = base.lower() + "."
-    return sorted(name for name in service_tags.tags if name.lower().startswith(prefix))
-
-
-def match_tag_name(known: Collection[str], name: str) -> str | None:
-    """The spelling of ``name`` among ``known``: an exact match, else the only
-    case-insensitive match (Azure treats tag names case-insensitively)."""
-    if name in known:
-        return name
-    folded = name.lower()
-    matches = [candidate for candidate in known if candidate.lower() == folded]
-    return matches[0] if len(matches) == 1 else None
-
-
-def suggestion_hint(known: Iterable[str], name: str) -> str:
-    """ "; did you mean A, B?" with up to three close matches among ``known``, or ""."""
-    by_lower = {candidate.lower(): candidate for candidate in known}
-    matches = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(by_lower[m] for m in matches)}?" if matches else ""
-
-
-def find_tag(service_tags: ServiceTags, name: str) -> Tag | None:
-    """The tag called ``name``: an exact match, else the only case-insensitive match."""
-    spelling = match_tag_name(service_tags.tags, name)
-    return None if spelling is None else service_tags.tags[spelling]
-
-
-def resolve_tags(
-    service_tags: ServiceTags, names: Iterable[str], *, regions: bool = False
-) -> list[Tag]:
-    """Look up tags by name (adding regional variants with ``regions``), in a stable order.
-
-    An unknown name raises :class:`UnknownTagError` with close matches, so a typo in a cron
-    config fails loudly instead of producing an empty allow-list.
-    """
-    selected: dict[str, Tag] = {}
-    for name in names:
-        tag = find_tag(service_tags, name)
-        if tag is None:
-            raise UnknownTagError(_unknown_tag_message(service_tags, name))
-        selected[tag.name] = tag
-        if regions:
-            for variant in regional_variants(service_tags, name):
-                selected[variant] = service_tags.tags[variant]
-    return list(selected.values())
-
-
-def _unknown_tag_message(service_tags: ServiceTags, name: str) -> str:
-    where = service_tags.source or service_tags.cloud
-    return f"{where}: no tag named {name!r:.80}{suggestion_hint(service_tags.tags, name)}"

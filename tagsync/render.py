@@ -30,8 +30,9 @@ from tagsync.formats.quoting import (
 )
 from tagsync.formats.registry import BUILTIN, resolve_formats
 from tagsync.formats.settings import LegacyOptions, RenderSettings, render_settings
-from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag, resolve_tags
+from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag
 from tagsync.prefixes import InvalidPrefix, all_canonical, canonical_prefix, sorted_families
+from tagsync.tagnames import resolve_tags
 
 if TYPE_CHECKING:
     import jinja2

@@ -11,14 +11,9 @@ from tagsync.config import DownloadSettings
 from tagsync.diff import ChangeSet, diff_service_tags
 from tagsync.fetch import fetch_service_tags
 from tagsync.guards import check_mass_removal, check_rollback
-from tagsync.model import (
-    ServiceTags,
-    find_tag,
-    parse_service_tags,
-    regional_variants,
-    resolve_tags,
-)
+from tagsync.model import ServiceTags, parse_service_tags
 from tagsync.store import Loaded, SnapshotMeta, Store
+from tagsync.tagnames import find_tag, regional_variants, resolve_tags
 
 __all__ = [
     "Candidate",

@@ -8,7 +8,8 @@ import pytest
 from conftest import SAMPLE_NEW, public, shared_file
 
 from tagsync.errors import DataError, UnknownTagError
-from tagsync.model import parse_service_tags, regional_variants, resolve_tags
+from tagsync.model import parse_service_tags
+from tagsync.tagnames import regional_variants, resolve_tags
 
 
 def doc(values: object, *, cloud: object = "Public", change: object = 5) -> bytes:

@@ -128,7 +128,7 @@ def feeds(
     from tagsync.feeds_history import history_fingerprint, tag_trends
     from tagsync.feeds_html import render_page
     from tagsync.feeds_tree import FeedTree, listed_digests
-    from tagsync.model import resolve_tags
+    from tagsync.tagnames import resolve_tags
 
     session = open_session(config, cloud, state_dir, page_url)
     source = _source(session, url, file, snapshot=not (download or url or file))

@@ -105,7 +105,7 @@ def lookup(
     their line number and skipped; the exit code is then 3.
     """
     from tagsync.lookup import InvalidQuery, LookupIndex, parse_query
-    from tagsync.model import resolve_tags
+    from tagsync.tagnames import resolve_tags
 
     fmt = fmt.lower()
     if fmt not in FORMATS:

@@ -40,9 +40,9 @@ def prefixes(
     config: ConfigOption = None,
 ) -> None:
     """Print the prefixes of one or more tags, one per line, sorted numerically."""
-    from tagsync.model import resolve_tags
     from tagsync.prefixes import aggregate as merge
     from tagsync.prefixes import select_family, sort_prefixes
+    from tagsync.tagnames import resolve_tags
 
     session = open_session(config, cloud, state_dir, page_url)
     loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=True)

@@ -101,7 +101,7 @@ def render(
     if any(fmt.uses_previous for fmt in chosen):
         old = _previous(session, against, from_snapshot)
         if old is not None:
-            from tagsync.model import resolve_tags
+            from tagsync.tagnames import resolve_tags
 
             selected = [t.name for t in resolve_tags(new, names, regions=use_regions)]
             changes = diff_service_tags(old, new, selected)

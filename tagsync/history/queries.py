@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from tagsync.errors import ConfigError, DataError, UnknownTagError
 from tagsync.history.packs import History, history_of
 from tagsync.history.problems import HistoryDamaged, Warn, warn_on_stderr
-from tagsync.model import match_tag_name, suggestion_hint
 from tagsync.prefixes import sort_prefixes
+from tagsync.tagnames import match_tag_name, suggestion_hint
 
 if TYPE_CHECKING:
     from tagsync.history.manifests import VersionInfo
