@@ -61,7 +61,10 @@ class AddressCounts:
             for family, count in (("IPv4", self.ipv4), ("IPv6", self.ipv6))
             if count
         ]
-        return f"{' + '.join(parts)} addresses" if parts else "no addresses"
+        if not parts:
+            return "no addresses"
+        one = self.ipv4 + self.ipv6 == 1  # "1 IPv4 address", not "1 IPv4 addresses"
+        return f"{' + '.join(parts)} {'address' if one else 'addresses'}"
 
 
 @dataclass(frozen=True, slots=True)
