@@ -189,8 +189,9 @@ def run_check(
 ) -> CheckResult:
     """One whole run; raises a TagsyncError (with its exit code) when it cannot finish.
 
-    Exit codes: 0 nothing changed, 1 changed and alerted; errors carry 3 (bad data, refused by a
-    guard, lock timeout), 4 (download failed) or 5 (an alert channel failed).
+    Exit codes: 0 no address gained or lost (re-aggregations only re-render), 1 changed and
+    alerted; errors carry 3 (bad data, refused by a guard, lock timeout), 4 (download failed) or
+    5 (an alert channel failed).
     """
     log = log or get_logger()
     where = str(config.path or "config")

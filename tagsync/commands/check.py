@@ -68,8 +68,9 @@ def check(
 ) -> None:
     """Download, diff the watched tags, render configs, alert on changes, accept the new version.
 
-    Exit: 0 unchanged, 1 changed (and alerted), 2 usage, 3 bad data or refused, 4 download
-    failed, 5 alert delivery failed (the snapshot stays, so the next run alerts again).
+    Exit: 0 no address gained or lost, 1 changed (and alerted), 2 usage, 3 bad data or
+    refused, 4 download failed, 5 alert delivery failed (the snapshot stays, so the next run
+    alerts again).
     """
     from tagsync.errors import TagsyncError
     from tagsync.logs import configure
