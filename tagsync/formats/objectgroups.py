@@ -5,8 +5,7 @@ named groups (Cisco ASA) all need the same three things: a deterministic name pe
 the same prefix keeps its object across runs and tags), a tag's members split into groups of
 at most N, and - between two published versions - the objects and members to add before the
 ones to remove, so no group or rule is ever left empty in between. This module holds them for
-any such format; a format supplies only its naming rules. (``paloalto.py`` has its own copy of
-the same ideas and can move onto this module.)
+any such format (PAN-OS included); a format supplies only its naming rules.
 """
 
 from __future__ import annotations
@@ -77,6 +76,11 @@ class Layout:
     objects: dict[str, str]  # object name -> prefix, in first-seen (numeric) order
     groups: dict[str, tuple[str, ...]]  # group name -> member object names
     key_groups: dict[str, list[str]] = field(default_factory=dict)  # key -> its group names
+
+    @property
+    def tag_groups(self) -> dict[str, list[str]]:
+        """``key_groups`` under the name user templates read as ``panos.tag_groups``."""
+        return self.key_groups
 
 
 def layout(

@@ -22,16 +22,23 @@ tag. Both stay within PAN-OS's 63 characters of letters, digits, ``_`` and ``-``
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tagsync.errors import ConfigError
+from tagsync.formats import objectgroups
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
 from tagsync.formats.checks import address_list, int_between, matching
-from tagsync.prefixes import sort_prefixes
+from tagsync.formats.objectgroups import (
+    Layout,
+    Plan,
+    numbered_names,
+    plan,
+    prefix_object_names,
+    previous_prefixes,
+)
 
 if TYPE_CHECKING:
     from tagsync.diff import ChangeSet
@@ -118,107 +125,23 @@ def object_name(prefix: str, name_prefix: str) -> str:
 
 
 def object_names(prefixes: Sequence[str], name_prefix: str) -> list[str]:
-    """:func:`object_name` for a whole list, as three replacements over the joined text.
-
-    Equivalent because a canonical prefix has one "/" and no "." or ":" after it.
-    """
-    if not prefixes:
-        return []
-    body = "\n".join(prefixes).replace(".", "-").replace(":", "-").replace("/", "_")
-    return list(map(f"{name_prefix}n-".__add__, body.split("\n")))
-
-
-def _group_base(tag_name: str, name_prefix: str, room: int) -> str:
-    slug = tag_name.replace(".", "_")
-    base = f"{name_prefix}g-{slug}"
-    if len(base) <= MAX_NAME - room:
-        return base
-    # Too long for PAN-OS: keep a readable start and make it unique with a short digest.
-    digest = hashlib.sha256(tag_name.encode()).hexdigest()[:8]
-    return f"{base[: MAX_NAME - room - 9]}-{digest}"
+    """:func:`object_name` for a whole list (one pass over the joined text)."""
+    return prefix_object_names(prefixes, f"{name_prefix}n-")
 
 
 def group_names(tag_name: str, name_prefix: str, count: int) -> list[str]:
-    """Names of the ``count`` groups holding one tag (numbered only when split)."""
-    if count == 1:
-        return [_group_base(tag_name, name_prefix, 0)]
-    width = len(str(count))
-    base = _group_base(tag_name, name_prefix, width + 1)
-    return [f"{base}-{index:0{width}d}" for index in range(1, count + 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """The PAN-OS objects for a selection: address objects and per-tag static groups."""
-
-    objects: dict[str, str]  # object name -> prefix, in first-seen (numeric) order
-    groups: dict[str, tuple[str, ...]]  # group name -> member object names
-    tag_groups: dict[str, list[str]] = field(default_factory=dict)  # tag -> its group names
+    """Names of the ``count`` groups holding one tag (numbered only when split), shortened
+    with a digest of the tag name past PAN-OS's 63 characters."""
+    return numbered_names(f"{name_prefix}g-{tag_name.replace('.', '_')}", tag_name, count, MAX_NAME)
 
 
 def layout(tags: Sequence[tuple[str, Sequence[str]]], name_prefix: str, limit: int) -> Layout:
     """Objects and groups for ``(tag name, sorted prefixes)`` pairs; groups hold <= limit."""
-    objects: dict[str, str] = {}
-    groups: dict[str, tuple[str, ...]] = {}
-    tag_groups: dict[str, list[str]] = {}
-    for tag_name, prefixes in tags:
-        names = object_names(prefixes, name_prefix)
-        for name, prefix in zip(names, prefixes, strict=True):
-            objects.setdefault(name, prefix)
-        chunks = [names[i : i + limit] for i in range(0, len(names), limit)]
-        tag_groups[tag_name] = group_names(tag_name, name_prefix, len(chunks)) if chunks else []
-        for group, members in zip(tag_groups[tag_name], chunks, strict=True):
-            groups[group] = tuple(members)
-    return Layout(objects, groups, tag_groups)
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What turns the old layout into the new one, in the order the commands must run."""
-
-    added_objects: list[tuple[str, str]]  # (name, prefix)
-    member_adds: list[tuple[str, list[str]]]  # (group, members); creates new groups too
-    added_groups: list[str]
-    removed_groups: list[str]
-    member_removals: list[tuple[str, str]]  # (group, member) in groups that stay
-    removed_objects: list[tuple[str, str]]  # (name, prefix)
-
-    @property
-    def member_add_count(self) -> int:
-        return sum(len(members) for _, members in self.member_adds)
-
-    @property
-    def empty(self) -> bool:
-        return not (
-            self.added_objects
-            or self.member_adds
-            or self.removed_groups
-            or self.member_removals
-            or self.removed_objects
-        )
-
-
-def plan(old: Layout, new: Layout) -> Plan:
-    """Compare two layouts: objects and group members to set, then to delete."""
-    added_objects = [(n, p) for n, p in new.objects.items() if n not in old.objects]
-    removed_objects = [(n, p) for n, p in old.objects.items() if n not in new.objects]
-    member_adds: list[tuple[str, list[str]]] = []
-    member_removals: list[tuple[str, str]] = []
-    for group, members in new.groups.items():
-        before = set(old.groups.get(group, ()))
-        adds = [m for m in members if m not in before]
-        if adds:
-            member_adds.append((group, adds))
-        if group in old.groups:
-            now = set(members)
-            member_removals.extend((group, m) for m in old.groups[group] if m not in now)
-    return Plan(
-        added_objects=added_objects,
-        member_adds=member_adds,
-        added_groups=[g for g in new.groups if g not in old.groups],
-        removed_groups=[g for g in old.groups if g not in new.groups],
-        member_removals=member_removals,
-        removed_objects=removed_objects,
+    return objectgroups.layout(
+        tags,
+        lambda prefixes: object_names(prefixes, name_prefix),
+        lambda tag_name, count: group_names(tag_name, name_prefix, count),
+        limit,
     )
 
 
@@ -228,21 +151,13 @@ def source_layout(options: PaloAltoOptions) -> Layout:
     The groups are named ``<prefix>s-<rule>`` (``s-``: never a tag's ``g-`` group), numbered
     when the member limit splits them, shortened with a digest past 63 characters.
     """
-    names = object_names(options.sources, options.name_prefix)
-    objects = dict(zip(names, options.sources, strict=True))
-    limit = options.group_member_limit
-    chunks = [names[i : i + limit] for i in range(0, len(names), limit)]
-    count = len(chunks)
-    width = len(str(count)) + 1 if count > 1 else 0
     base = f"{options.name_prefix}s-{options.rule_name}"
-    if len(base) > MAX_NAME - width:
-        digest = hashlib.sha256(options.rule_name.encode()).hexdigest()[:8]
-        base = f"{base[: MAX_NAME - width - 9]}-{digest}"
-    group_list = (
-        [base] if count == 1 else [f"{base}-{i:0{width - 1}d}" for i in range(1, count + 1)]
+    return objectgroups.layout(
+        [("sources", options.sources)],
+        lambda prefixes: object_names(prefixes, options.name_prefix),
+        lambda _, count: numbered_names(base, options.rule_name, count, MAX_NAME),
+        options.group_member_limit,
     )
-    groups = {name: tuple(members) for name, members in zip(group_list, chunks, strict=True)}
-    return Layout(objects, groups, {"sources": group_list})
 
 
 def panos_layout(views: Sequence[TagView], options: PaloAltoOptions) -> Layout:
@@ -253,15 +168,9 @@ def panos_layout(views: Sequence[TagView], options: PaloAltoOptions) -> Layout:
 
 def _plan(views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions) -> Plan:
     """The plan from the previous version's layout (rebuilt from the diff) to this one."""
-    old_pairs = []
-    for view in views:
-        change = changes.tags.get(view.name)
-        if change is None:
-            old_pairs.append((view.name, view.prefixes))
-            continue
-        old = (set(view.prefixes) - set(change.added)) | set(change.removed)
-        old_pairs.append((view.name, sort_prefixes(old)))
-    old_layout = layout(old_pairs, options.name_prefix, options.group_member_limit)
+    old_layout = layout(
+        previous_prefixes(views, changes), options.name_prefix, options.group_member_limit
+    )
     steps = plan(old_layout, panos_layout(views, options))
     # An address object that is also one of the sources stays: the rule's source group uses it.
     keep = source_layout(options).objects
