@@ -17,6 +17,7 @@ characters; the access-list name is held to the same 64 characters.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -104,15 +105,17 @@ def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
     options = settings.get(CiscoAsaOptions)
     changes = selection.changes
     pairs = [(v.name, v.prefixes) for v in selection.tags]
+    # The full file and the incremental plan share one layout of this version.
+    config = functools.cache(lambda: _config(pairs, options))
 
     def asa_plan() -> Plan | None:
         if changes is None:
             return None
         old = asa_layout(previous_prefixes(selection.tags, changes), options)
-        return plan(old, asa_layout(pairs, options))
+        return plan(old, config().layout)
 
     return {
-        "asa": lambda: _config(pairs, options),
+        "asa": config,
         "asa_plan": asa_plan,
         "changes": lambda: changes,
     }

@@ -35,6 +35,7 @@ Limits, from Fortinet's CLI reference:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -171,16 +172,17 @@ def _pairs(views: Sequence[TagView]) -> list[tuple[str, Sequence[str]]]:
 def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
     options = settings.get(FortiGateOptions)
     changes = selection.changes
+    # The full files and the incremental plans share one layout of this version.
+    current = functools.cache(lambda: forti_families(_pairs(selection.tags), options))
 
     def plans() -> list[tuple[FortiFamily, Plan]] | None:
         if changes is None:
             return None
         old = forti_families(previous_prefixes(selection.tags, changes), options)
-        new = forti_families(_pairs(selection.tags), options)
-        return [(n, plan(o.layout, n.layout)) for o, n in zip(old, new, strict=True)]
+        return [(n, plan(o.layout, n.layout)) for o, n in zip(old, current(), strict=True)]
 
     return {
-        "forti": lambda: forti_families(_pairs(selection.tags), options),
+        "forti": current,
         "forti_plans": plans,
         "changes": lambda: changes,
     }

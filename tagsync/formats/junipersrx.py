@@ -23,6 +23,7 @@ needs a release and platform whose policy limit fits it: ``commit check`` says s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -87,15 +88,17 @@ def _pairs(views: Sequence[TagView]) -> list[tuple[str, Sequence[str]]]:
 def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
     options = settings.get(JuniperSrxOptions)
     changes = selection.changes
+    # The full file and the incremental plan share one layout of this version.
+    current = functools.cache(lambda: srx_layout(_pairs(selection.tags), options))
 
     def srx_plan() -> Plan | None:
         if changes is None:
             return None
         old = srx_layout(previous_prefixes(selection.tags, changes), options)
-        return plan(old, srx_layout(_pairs(selection.tags), options))
+        return plan(old, current())
 
     return {
-        "srx": lambda: srx_layout(_pairs(selection.tags), options),
+        "srx": current,
         "srx_plan": srx_plan,
         "changes": lambda: changes,
     }

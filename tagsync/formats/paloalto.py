@@ -22,6 +22,7 @@ tag. Both stay within PAN-OS's 63 characters of letters, digits, ``_`` and ``-``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -166,12 +167,14 @@ def panos_layout(views: Sequence[TagView], options: PaloAltoOptions) -> Layout:
     )
 
 
-def _plan(views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions) -> Plan:
+def _plan(
+    views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions, current: Layout
+) -> Plan:
     """The plan from the previous version's layout (rebuilt from the diff) to this one."""
     old_layout = layout(
         previous_prefixes(views, changes), options.name_prefix, options.group_member_limit
     )
-    steps = plan(old_layout, panos_layout(views, options))
+    steps = plan(old_layout, current)
     # An address object that is also one of the sources stays: the rule's source group uses it.
     keep = source_layout(options).objects
     if any(name in keep for name, _ in steps.removed_objects):
@@ -184,11 +187,15 @@ def _plan(views: Sequence[TagView], changes: ChangeSet, options: PaloAltoOptions
 def _context(selection: Selection, settings: RenderSettings) -> LazyContext:
     options = settings.get(PaloAltoOptions)
     changes = selection.changes
+    # The full files and the incremental plan share one layout of this version.
+    current = functools.cache(lambda: panos_layout(selection.tags, options))
     return {
-        "panos": lambda: panos_layout(selection.tags, options),
+        "panos": current,
         "panos_sources": lambda: source_layout(options),
         "panos_placement": lambda: placement(options.position),
-        "plan": lambda: None if changes is None else _plan(selection.tags, changes, options),
+        "plan": lambda: (
+            None if changes is None else _plan(selection.tags, changes, options, current())
+        ),
         "changes": lambda: changes,
     }
 
