@@ -7,6 +7,7 @@ here and validated by their owners, so adding a feature does not grow this modul
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_TAG",
     "Config",
     "DownloadSettings",
+    "check_workspace",
     "default_config_path",
     "default_output_dir",
     "default_state_dir",
@@ -27,8 +29,22 @@ __all__ = [
 
 DEFAULT_TAG = "AzureAdvancedThreatProtection"
 APP_NAME = "tagsync"
+# The workspace name is the first label of its sensor host (<workspace>sensorapi.atp.azure.com),
+# so it must be a DNS label itself: it reaches Squid, PAC and Markdown text only through this.
+WORKSPACE_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
-_CORE_KEYS = {"cloud", "tags", "regions", "state_dir", "output_dir", "download", "guards"}
+_CORE_KEYS = {
+    "cloud",
+    "profile",
+    "tags",
+    "regions",
+    "workspace",
+    "usgov_offering",
+    "state_dir",
+    "output_dir",
+    "download",
+    "guards",
+}
 _OWNED_SECTIONS = {"render", "alerts", "check", "formats", "history", "lookup"}
 
 
@@ -52,6 +68,12 @@ class Config:
     cloud: str = "public"
     tags: tuple[str, ...] = (DEFAULT_TAG,)
     regions: bool = False
+    # Connectivity profile (tagsync/profiles.py); tags_explicit: the file set `tags:` itself,
+    # so the profile's tags do not replace them (profiles.apply_profile).
+    profile: str = "mdi-v2"
+    tags_explicit: bool = False
+    workspace: str | None = None  # the Defender for Identity workspace name (a DNS label)
+    usgov_offering: str | None = None  # gcc, gcc-high or dod: the usgov sensor host differs
     state_dir: Path | None = None
     output_dir: Path | None = None
     download: DownloadSettings = field(default_factory=DownloadSettings)
@@ -123,6 +145,19 @@ def _download_settings(raw: Any, where: str) -> DownloadSettings:
     return DownloadSettings(**values)
 
 
+def check_workspace(value: Any, where: str) -> str | None:
+    """A workspace name as a DNS label, lower-cased (DNS names are case-insensitive)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not WORKSPACE_PATTERN.fullmatch(value.lower()):
+        raise ConfigError(
+            f"{where}: workspace {str(value)!r:.80} is not a DNS label (1-63 characters of "
+            "a-z, 0-9 and '-', not starting or ending with '-'), as in the workspace's "
+            "<workspace>sensorapi.atp.azure.com host"
+        )
+    return value.lower()
+
+
 def load_config(path: Path | None = None, *, required: bool = False) -> Config:
     """Load ``path`` (or the default location if it exists); no file gives the defaults."""
     if path is None:
@@ -157,6 +192,16 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
     cloud = _expect(raw.get("cloud", "public"), str, f"{where}: cloud").lower()
     if cloud not in CLOUDS:
         raise ConfigError(f"{where}: unknown cloud {cloud!r}: choose one of {', '.join(CLOUDS)}")
+    from tagsync.profiles import USGOV_OFFERINGS, get_profile
+
+    profile = get_profile(_expect(raw.get("profile", "mdi-v2"), str, f"{where}: profile"), where)
+    workspace = check_workspace(raw.get("workspace"), where)
+    offering = raw.get("usgov_offering")
+    if offering is not None and offering not in USGOV_OFFERINGS:
+        raise ConfigError(
+            f"{where}: usgov_offering {str(offering)!r:.40} is not one of "
+            f"{', '.join(USGOV_OFFERINGS)}"
+        )
     tags_raw = raw.get("tags", [DEFAULT_TAG])
     if isinstance(tags_raw, str):
         tags_raw = [tags_raw]
@@ -179,6 +224,10 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
         cloud=cloud,
         tags=tuple(tags_raw),
         regions=bool(raw.get("regions", False)),
+        profile=profile.name,
+        tags_explicit="tags" in raw,
+        workspace=workspace,
+        usgov_offering=offering,
         state_dir=_path("state_dir"),
         output_dir=_path("output_dir"),
         download=_download_settings(raw.get("download"), f"{where}: download"),

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from tagsync.formats.base import Format, FormatOptions, setting
-from tagsync.formats.checks import communities, matching
+from tagsync.formats.checks import communities, matching, one_of
+from tagsync.profiles import DEFAULT_PROFILE, PROFILES
 
 __all__ = ["FORMAT", "ExpressRouteOptions"]
 
@@ -23,6 +24,8 @@ class ExpressRouteOptions(FormatOptions):
     location: str = setting("westeurope", matching(re.compile(r"[a-z0-9]{1,40}")))
     # Microsoft Defender for Identity's community in ExpressRoute's service-to-community table.
     communities: tuple[str, ...] = setting(("12076:5220",), communities)
+    # Set from the config's `profile:` (profiles.apply_profile) unless given here.
+    profile: str = setting(DEFAULT_PROFILE, one_of(*PROFILES))
 
 
 FORMAT = Format(

@@ -23,13 +23,14 @@ from typing import Any
 
 from tagsync.errors import ConfigError
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, setting
-from tagsync.formats.checks import address_list, label, matching, own_name
+from tagsync.formats.checks import address_list, label, matching, one_of, own_name
 from tagsync.formats.iptables import IptablesOptions, ipsets, own_chain_name
 from tagsync.formats.nftables import BASE_CHAIN_NAMES, NFT_NAME
 from tagsync.formats.paloalto import PaloAltoOptions, group_names, object_name, panos_layout
 from tagsync.formats.settings import RenderSettings
 from tagsync.formats.windows import WindowsOptions, chunks, windows_rules
 from tagsync.prefixes import aggregate
+from tagsync.profiles import DEFAULT_PROFILE, PROFILES
 
 __all__ = ["FORMAT", "PROFILE", "MdiSensorOptions", "PortRule", "mdi_context"]
 
@@ -58,6 +59,8 @@ class MdiSensorOptions(FormatOptions):
     radius_servers: tuple[str, ...] = setting((), address_list)
     device_subnets: tuple[str, ...] = setting((), address_list)
     sensors: tuple[str, ...] = setting((), address_list)
+    # Set from the config's `profile:` (profiles.apply_profile) unless given here.
+    profile: str = setting(DEFAULT_PROFILE, one_of(*PROFILES))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,27 @@ from dataclasses import dataclass
 
 from tagsync.errors import ConfigError
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, setting
-from tagsync.formats.checks import address_list, int_between, proxy_domains, proxy_host
+from tagsync.formats.checks import (
+    address_list,
+    int_between,
+    one_of,
+    proxy_domains,
+    proxy_host,
+)
 from tagsync.formats.settings import RenderSettings
+from tagsync.profiles import DEFAULT_PROFILE, PROFILES, USGOV_OFFERINGS
 
 __all__ = ["DEFAULT_PROXY_DOMAINS", "FORMAT", "ProxyOptions", "ProxyView"]
 
 DEFAULT_PROXY_DOMAINS = (".atp.azure.com",)  # the Defender for Identity sensor's service
+
+
+def _workspace(value: object, where: str) -> str:
+    from tagsync.config import check_workspace
+
+    checked = check_workspace(value, where)
+    assert checked is not None  # None values are not checked
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +39,10 @@ class ProxyOptions(FormatOptions):
     port: int = setting(3128, int_between(1, 65535))
     domains: tuple[str, ...] = setting(DEFAULT_PROXY_DOMAINS, proxy_domains)
     clients: tuple[str, ...] = setting((), address_list)
+    # Set from the config's `profile:`, `workspace:` and `usgov_offering:` unless given here.
+    profile: str = setting(DEFAULT_PROFILE, one_of(*PROFILES))
+    workspace: str | None = setting(None, _workspace)
+    usgov_offering: str | None = setting(None, one_of(*USGOV_OFFERINGS))
 
 
 @dataclass(frozen=True, slots=True)
