@@ -2,7 +2,8 @@
 
 Layout (one sub-directory per cloud, so clouds never overwrite each other)::
 
-    STATE_DIR/<cloud>/snapshot.json      metadata: changeNumber, cloud, source, sha256, time
+    STATE_DIR/<cloud>/snapshot.json      metadata: changeNumber, cloud, source, sha256, time,
+                                         publication date and how it is known
     STATE_DIR/<cloud>/data/<sha256>.json the accepted file, byte for byte as downloaded
     STATE_DIR/<cloud>/.lock              held while a run reads or advances the snapshot
     STATE_DIR/<cloud>/history/           kept older versions: tagsync.history's, not the store's
@@ -25,6 +26,7 @@ from tagsync.clouds import Cloud
 from tagsync.errors import DataError, LockError
 from tagsync.fetch import Fetched
 from tagsync.model import ServiceTags, parse_service_tags
+from tagsync.published import publication_of
 
 __all__ = ["Loaded", "SnapshotMeta", "Store"]
 
@@ -49,10 +51,27 @@ class SnapshotMeta:
     source: str
     accepted_at: str
     tag_count: int
+    # ISO date (YYYY-MM-DD) Microsoft published the version, and how it is known: "file-name"
+    # (ServiceTags_<Cloud>_YYYYMMDD in the source) or "accepted" (the acceptance day stands in).
+    published: str
+    published_basis: str
 
     @property
     def data_name(self) -> str:
         return f"{self.sha256}.json"
+
+    @classmethod
+    def from_json(cls, raw: object) -> SnapshotMeta:
+        """Decode snapshot.json; files written before publication dates were recorded get
+        them computed from their source and acceptance time (ValueError/TypeError if bad)."""
+        if not isinstance(raw, dict):
+            raise TypeError("not a JSON object")
+        fields = dict(raw)
+        if "published" not in fields or "published_basis" not in fields:
+            publication = publication_of(str(fields["source"]), str(fields["accepted_at"]))
+            fields["published"] = publication.date.isoformat()
+            fields["published_basis"] = publication.basis
+        return cls(**fields)
 
 
 class Store:
@@ -87,10 +106,10 @@ class Store:
         """The accepted version's metadata, or None before the first accepted version."""
         try:
             raw = json.loads(self.meta_path.read_bytes())
-            return SnapshotMeta(**raw)
+            return SnapshotMeta.from_json(raw)
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             raise DataError(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
 
     def load_accepted(
@@ -122,14 +141,22 @@ class Store:
         return accepted.service_tags if accepted else None
 
     def save(self, data: bytes, service_tags: ServiceTags, source: str) -> SnapshotMeta:
-        """Make ``data`` the accepted version; call with the lock held."""
+        """Make ``data`` the accepted version; call with the lock held.
+
+        ``source`` (URL or ``--file`` path) also gives the publication date when it carries a
+        ``ServiceTags_<Cloud>_YYYYMMDD`` name.
+        """
+        accepted_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+        publication = publication_of(source, accepted_at)
         meta = SnapshotMeta(
             cloud=service_tags.cloud,
             change_number=service_tags.change_number,
             sha256=service_tags.sha256,
             source=source,
-            accepted_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+            accepted_at=accepted_at,
             tag_count=len(service_tags.tags),
+            published=publication.date.isoformat(),
+            published_basis=publication.basis,
         )
         atomic_write_bytes(self.data_dir / meta.data_name, data)
         atomic_write_text(self.meta_path, json.dumps(asdict(meta), indent=2) + "\n")

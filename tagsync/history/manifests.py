@@ -1,8 +1,10 @@
 """The on-disk encoding of history entries: manifests, pack references and content ids.
 
-A manifest describes one accepted version: changeNumber, sha256, accepted_at, source, the packs
-it uses and, per tag in file order, the id of the tag's content and the index of the pack
-holding it. Everything is canonical JSON compressed with gzip, byte-identical for equal content.
+A manifest describes one accepted version: changeNumber, sha256, accepted_at, source, its
+publication date and how that is known (``published``, ``published_basis``; manifests written
+before these existed get them from source and accepted_at on reading), the packs it uses and,
+per tag in file order, the id of the tag's content and the index of the pack holding it.
+Everything is canonical JSON compressed with gzip, byte-identical for equal content.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tagsync.history.problems import HistoryDamaged
+from tagsync.published import FROM_ACCEPTANCE, FROM_FILE_NAME, publication_of
 
 __all__ = [
     "FORMAT",
@@ -35,6 +38,8 @@ __all__ = [
 
 FORMAT = 1
 _ID = re.compile(r"[0-9a-f]{32}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_BASES = (FROM_FILE_NAME, FROM_ACCEPTANCE)
 MANIFEST_NAME = re.compile(r"([0-9]{8})\.json\.gz")
 PACK_NAME = re.compile(r"([0-9a-f]{32})\.json\.gz")
 
@@ -58,6 +63,8 @@ class VersionInfo:
     packs: tuple[PackRef, ...]
     tags: Mapping[str, tuple[str, int]] = field(repr=False)  # name -> (content id, pack index)
     path: Path = field(compare=False)
+    published: str  # ISO date YYYY-MM-DD (see tagsync.published)
+    published_basis: str  # "file-name" or "accepted"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -98,6 +105,9 @@ def parse_manifest(raw: Any, seq: int, path: Path) -> VersionInfo:
     number = raw.get("change_number")
     if isinstance(number, bool) or not isinstance(number, int):
         raise bad("change_number")
+    published, basis = _publication(raw, str(text["source"]), str(text["accepted_at"]))
+    if published is None:
+        raise bad("published")
     packs_raw, tags_raw = raw.get("packs"), raw.get("tags")
     if not isinstance(packs_raw, list) or not isinstance(tags_raw, dict) or not tags_raw:
         raise bad("packs or tags")
@@ -133,7 +143,23 @@ def parse_manifest(raw: Any, seq: int, path: Path) -> VersionInfo:
         packs=tuple(packs),
         tags=tags,
         path=path,
+        published=published,
+        published_basis=basis,
     )
+
+
+def _publication(raw: dict[str, Any], source: str, accepted_at: str) -> tuple[str | None, str]:
+    """The recorded publication, or for older manifests the one their source/time gives."""
+    published, basis = raw.get("published"), raw.get("published_basis")
+    if published is None and basis is None:
+        try:
+            publication = publication_of(source, accepted_at)
+        except ValueError:  # accepted_at not an ISO time: the manifest is damaged
+            return None, ""
+        return publication.date.isoformat(), publication.basis
+    if isinstance(published, str) and _DATE.fullmatch(published) and basis in _BASES:
+        return published, str(basis)
+    return None, ""
 
 
 def manifest_bytes(info: VersionInfo) -> bytes:
@@ -145,6 +171,8 @@ def manifest_bytes(info: VersionInfo) -> bytes:
         "sha256": info.sha256,
         "accepted_at": info.accepted_at,
         "source": info.source,
+        "published": info.published,
+        "published_basis": info.published_basis,
         "packs": [{"id": pack.id, "objects": pack.objects} for pack in info.packs],
         "tags": {name: [object_id, pack] for name, (object_id, pack) in info.tags.items()},
     }

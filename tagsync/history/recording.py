@@ -6,12 +6,14 @@ next retention pass deletes. Retention runs after every recorded version.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from tagsync.history.manifests import PackRef, VersionInfo, canonical_json, content_id
 from tagsync.history.packs import History, history_of
 from tagsync.history.problems import Warn, warn_on_stderr
 from tagsync.history.retention import prune
+from tagsync.published import Publication, publication_of
 
 if TYPE_CHECKING:
     from tagsync.model import ServiceTags, Tag
@@ -40,6 +42,7 @@ def record_accepted(
             source=meta.source,
             accepted_at=meta.accepted_at,
             keep=keep,
+            published=Publication(date.fromisoformat(meta.published), meta.published_basis),
         )
     except Exception as exc:  # history is best effort once the snapshot is saved
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -50,13 +53,23 @@ def record_accepted(
 
 
 def record(
-    history: History, service_tags: ServiceTags, *, source: str, accepted_at: str, keep: int
+    history: History,
+    service_tags: ServiceTags,
+    *,
+    source: str,
+    accepted_at: str,
+    keep: int,
+    published: Publication | None = None,
 ) -> list[str]:
-    """Add an accepted version, then apply retention; returns problems met on the way."""
+    """Add an accepted version, then apply retention; returns problems met on the way.
+
+    ``published`` defaults to what ``source`` and ``accepted_at`` give (tagsync.published).
+    """
     versions, problems = history.versions()
     already_newest = bool(versions) and versions[-1].sha256 == service_tags.sha256
     if keep > 0 and not already_newest:
-        _write_version(history, service_tags, source, accepted_at, versions)
+        publication = published or publication_of(source, accepted_at)
+        _write_version(history, service_tags, source, accepted_at, versions, publication)
     return problems + prune(history, keep)
 
 
@@ -86,6 +99,7 @@ def _write_version(
     source: str,
     accepted_at: str,
     versions: list[VersionInfo],
+    publication: Publication,
 ) -> None:
     usable = _usable_packs(history, versions)
     known: dict[str, str] = {}  # content id -> pack id
@@ -122,5 +136,7 @@ def _write_version(
         packs=tuple(packs.values()),
         tags={name: (oid, index[known[oid]]) for name, oid in refs.items()},
         path=history.manifest_path(seq),
+        published=publication.date.isoformat(),
+        published_basis=publication.basis,
     )
     history.write_manifest(info)
