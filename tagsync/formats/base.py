@@ -9,13 +9,13 @@ guard and writing. See ``tagsync/formats/README.md`` for a worked example.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tagsync.errors import ConfigError
+from tagsync.suggest import did_you_mean  # re-exported: formats suggest like everything else
 
 if TYPE_CHECKING:
     from tagsync.diff import ChangeSet
@@ -40,17 +40,6 @@ OptionsT = TypeVar("OptionsT", bound="FormatOptions")
 def setting(default: Any, check: Check) -> Any:
     """A format option: its default and the validator every value (YAML or code) must pass."""
     return field(default=default, metadata={"check": check})
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean X?)`` for a near miss among ``choices`` (a close spelling, or the one
-    choice that starts with ``word``, as ``nft`` for ``nftables``), else ``""``."""
-    options = [str(choice) for choice in choices]
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if not close and len(word) >= 2:
-        close = [o for o in options if o.startswith(word.lower())][:2]
-        close = close if len(close) == 1 else []
-    return f" (did you mean {close[0]}?)" if close else ""
 
 
 @dataclass(frozen=True, slots=True)
