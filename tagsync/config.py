@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tagsync.clouds import CLOUDS
 from tagsync.errors import ConfigError
+from tagsync.origin import ConfigValue
+from tagsync.suggest import unknown_keys
 
 __all__ = [
     "DEFAULT_TAG",
@@ -24,6 +27,7 @@ __all__ = [
     "default_output_dir",
     "default_state_dir",
     "load_config",
+    "require_environment",
     "secret_from_env",
 ]
 
@@ -112,6 +116,39 @@ def secret_from_env(variable: str, what: str) -> str:
     return value
 
 
+def require_environment(section: Any, where: str, key: str) -> None:
+    """Check every variable that a ``*_env`` key of ``section`` names (a ``*_env`` mapping:
+    each value) is set and not empty; one error names all the missing ones, not the first."""
+    missing: dict[str, str] = {}
+    for variable, place in _env_names(section, key):
+        if not os.environ.get(variable):
+            missing.setdefault(variable, place)
+    if len(missing) == 1:
+        [(variable, place)] = missing.items()
+        raise ConfigError(f"{where}: {place}: environment variable {variable} is not set or empty")
+    if missing:
+        shown = ", ".join(f"{variable} ({place})" for variable, place in missing.items())
+        raise ConfigError(f"{where}: environment variables not set or empty: {shown}")
+
+
+def _env_names(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(variable, where in the section) for each environment variable a ``*_env`` key names."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _env_names(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}"
+            if not (isinstance(key, str) and key.endswith("_env")):
+                yield from _env_names(item, here)
+            elif isinstance(item, str) and item:
+                yield item, here
+            elif isinstance(item, dict):
+                for name, variable in item.items():
+                    if isinstance(variable, str) and variable:
+                        yield variable, f"{here}.{name}"
+
+
 def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if isinstance(value, bool) and kind in (int, float, (int, float)):
         raise ConfigError(f"{where} must be a number, got {value!r}")
@@ -136,7 +173,7 @@ def _download_settings(raw: Any, where: str) -> DownloadSettings:
     }
     unknown = set(raw) - set(known)
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigError(f"{where}: {unknown_keys(unknown, known)}")
     values: dict[str, Any] = {}
     for key, (kind, default) in known.items():
         values[key] = _expect(raw[key], kind, f"{where}.{key}") if key in raw else default
@@ -187,7 +224,7 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
         raise ConfigError(f"{path}: the top level must be a mapping")
     unknown = set(raw) - _CORE_KEYS - _OWNED_SECTIONS
     if unknown:
-        raise ConfigError(f"{path}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigError(f"{path}: {unknown_keys(unknown, _CORE_KEYS | _OWNED_SECTIONS)}")
     where = str(path)
     cloud = _expect(raw.get("cloud", "public"), str, f"{where}: cloud").lower()
     if cloud not in CLOUDS:
@@ -222,7 +259,8 @@ def load_config(path: Path | None = None, *, required: bool = False) -> Config:
 
     return Config(
         cloud=cloud,
-        tags=tuple(tags_raw),
+        # Each name remembers the file, so an unknown tag is blamed on `tags:` there.
+        tags=tuple(ConfigValue(name, f"{where}: tags") for name in tags_raw),
         regions=bool(raw.get("regions", False)),
         profile=profile.name,
         tags_explicit="tags" in raw,
