@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from tagsync.coverage import NO_CHANGE, AddressCounts, Coverage, diff_coverage, diff_coverages
 from tagsync.model import ServiceTags, Tag
 from tagsync.prefixes import sort_prefixes
+from tagsync.published import Publication
+
+if TYPE_CHECKING:
+    from tagsync.flaps import Flap
 
 __all__ = ["ChangeSet", "TagChange", "diff_service_tags", "diff_tags"]
 
@@ -79,6 +84,19 @@ class ChangeSet:
     tags: dict[str, TagChange]
     old_sha256: str | None = None
     new_sha256: str = ""
+    # When the new version was published (deploy-by dates count from it), when known.
+    published: Publication | None = None
+    # Ranges of the compared tags that this version brings back or takes away again within the
+    # kept history (tagsync.flaps), when the caller looked.
+    flaps: tuple[Flap, ...] = ()
+
+    @property
+    def deploy_by(self) -> date | None:
+        """The first day Microsoft may use the addresses gained (publication + 7 days); None
+        when nothing was gained or the publication is unknown."""
+        if self.published is None or not self.gained_count:
+            return None
+        return self.published.deploy_by
 
     @property
     def changed(self) -> bool:
@@ -127,12 +145,22 @@ class ChangeSet:
         return sum(len(change.removed) for change in self.tags.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "cloud": self.cloud,
             "old_change_number": self.old_change_number,
             "new_change_number": self.new_change_number,
-            "tags": {name: self.tags[name].to_dict() for name in sorted(self.tags)},
         }
+        if self.published is not None:
+            document["published"] = {
+                "date": self.published.date.isoformat(),
+                "basis": self.published.basis,
+            }
+            deploy_by = self.deploy_by
+            document["deploy_by"] = None if deploy_by is None else deploy_by.isoformat()
+        document["tags"] = {name: self.tags[name].to_dict() for name in sorted(self.tags)}
+        if self.flaps:
+            document["flaps"] = [flap.to_dict() for flap in self.flaps]
+        return document
 
 
 def _property_changes(old: Tag, new: Tag) -> dict[str, Any]:

@@ -3,6 +3,11 @@
 Reports lead with coverage: the CIDRs that became reachable and those that stopped being
 reachable. A tag whose prefix texts changed but whose addresses did not (a re-aggregation) gets a
 one-line note; the prefix texts themselves are counted, and listed in the JSON.
+
+When the new version's publication is known, gained addresses come with a deploy-by date
+(publication + 7 days: Microsoft does not use new ranges before), marked when the publication
+is only the acceptance day. Flaps (ranges this version brings back or takes away again within
+the kept history) get one line each.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from collections.abc import Sequence
 
 from tagsync.coverage import AddressCounts, Coverage, count_text
 from tagsync.diff import ChangeSet, TagChange
+from tagsync.published import DEPLOY_AFTER, Publication
 
 __all__ = [
     "FORMATS",
     "coverage_text",
+    "deploy_by_text",
     "fit_markdown",
     "number_text",
+    "publication_text",
     "reaggregation_note",
     "render_report",
     "to_json",
@@ -56,6 +64,23 @@ def coverage_text(coverage: Coverage) -> str:
     return ", ".join(parts) or "same addresses"
 
 
+def publication_text(published: Publication) -> str:
+    """ "published 2025-10-06", or "published ≈ accepted 2026-01-05, file name had no date"."""
+    day = published.date.isoformat()
+    if published.is_from_file_name:
+        return f"published {day}"
+    return f"published ≈ accepted {day}, file name had no date"
+
+
+def deploy_by_text(changes: ChangeSet) -> str | None:
+    """ "2025-10-13 (published 2025-10-06 + 7 days)" when addresses were gained and the
+    publication is known: the first day Microsoft may use them."""
+    if changes.deploy_by is None or changes.published is None:
+        return None
+    days = DEPLOY_AFTER.days
+    return f"{changes.deploy_by.isoformat()} ({publication_text(changes.published)}; + {days} days)"
+
+
 def reaggregation_note(change: TagChange) -> str:
     """The one line a re-aggregated tag gets: its texts changed, its addresses did not."""
     texts = len(change.added) + len(change.removed)
@@ -86,8 +111,10 @@ def _cidr_total(sign: str, cidrs: int, addresses: AddressCounts) -> str:
 
 def _totals_lines(changes: ChangeSet) -> list[str]:
     gained, lost = changes.gained_addresses, changes.lost_addresses
+    deploy_by = deploy_by_text(changes)
     return [
         f"  now reachable: {_cidr_total('+', changes.gained_count, gained)}",
+        *([f"  deploy by: {deploy_by}"] if deploy_by else []),
         f"  no longer reachable: {_cidr_total('-', changes.lost_count, lost)}",
         f"  re-aggregated, same addresses: {_counted(len(changes.reaggregated), 'tag')}",
         f"  prefix texts: +{changes.added_count} -{changes.removed_count}",
@@ -120,6 +147,9 @@ def to_text(changes: ChangeSet) -> str:
             f"{change.name} (tag changeNumber {number_text(change.old_change_number)} -> "
             f"{number_text(change.new_change_number)}): {reaggregation_note(change)}"
         )
+    if changes.flaps:
+        lines.append(f"flaps within the kept history: {_counted(len(changes.flaps), 'range')}")
+        lines.extend(f"  ~ {flap.text}" for flap in changes.flaps)
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +227,18 @@ def _reaggregation_notes(changes: ChangeSet, limit: int | None) -> list[str]:
     return [*lines, ""]
 
 
+def _flap_lines(changes: ChangeSet) -> list[str]:
+    if not changes.flaps:
+        return []
+    lines = [
+        "## Flaps",
+        "",
+        "Ranges this version brings back or takes away again within the kept history:",
+        "",
+    ]
+    return [*lines, *(f"- {_cell(flap.text)}" for flap in changes.flaps), ""]
+
+
 def _signed(sign: str, counts: AddressCounts) -> list[str]:
     return [
         f"{sign}{count_text(count)} {family}"
@@ -232,10 +274,12 @@ def _what_to_do(changes: ChangeSet, files: Sequence[str]) -> list[str]:
     tags = changes.tags.values()
     gaining = sum(bool(change.coverage.gained) for change in tags)
     if gaining:
+        deploy_by = deploy_by_text(changes)
+        when = f" by {deploy_by}, when Microsoft may start using them" if deploy_by else ""
         lines.append(
             f"- {_counted(changes.gained_count, 'CIDR')} became reachable "
-            f"({changes.gained_addresses.text()} in {_counted(gaining, 'tag')}): allow them. "
-            "Until the regenerated rules are applied, traffic to them is blocked."
+            f"({changes.gained_addresses.text()} in {_counted(gaining, 'tag')}): allow them"
+            f"{when}. Until the regenerated rules are applied, traffic to them is blocked."
         )
     losing = sum(bool(change.coverage.lost) for change in tags)
     if losing:
@@ -285,10 +329,13 @@ def to_markdown(
     lines = [f"## Azure service tags: {_cell(changes.cloud)} changeNumber {old} → {new}", ""]
     if not changes.changed:
         return "\n".join([*lines, "No changes in the compared tags.", ""])
+    gained = _cidr_total("+", changes.gained_count, changes.gained_addresses)
+    lost = _cidr_total("-", changes.lost_count, changes.lost_addresses)
+    deploy_by = deploy_by_text(changes)
     lines += [
-        f"{_counted(len(changes.tags), 'watched tag')} changed. "
-        f"Now reachable: **{_cidr_total('+', changes.gained_count, changes.gained_addresses)}**. "
-        f"No longer reachable: **{_cidr_total('-', changes.lost_count, changes.lost_addresses)}**. "
+        f"{_counted(len(changes.tags), 'watched tag')} changed. Now reachable: **{gained}**. "
+        + (f"Deploy by: **{deploy_by}**. " if deploy_by else "")
+        + f"No longer reachable: **{lost}**. "
         f"Re-aggregated with the same addresses: {_counted(len(changes.reaggregated), 'tag')}. "
         f"Prefix texts: +{changes.added_count} -{changes.removed_count}.",
         "",
@@ -307,6 +354,7 @@ def to_markdown(
         for change in shown:
             lines += _markdown_tag(change, max_prefixes)
     lines += _reaggregation_notes(changes, max_prefixes)
+    lines += _flap_lines(changes)
     lines += _what_to_do(changes, files)
     return "\n".join(lines)
 

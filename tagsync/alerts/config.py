@@ -26,7 +26,7 @@ from tagsync.alerts.mail import SECURITY_MODES, MailChannel
 from tagsync.alerts.slack import SlackChannel
 from tagsync.alerts.teams import TeamsChannel
 from tagsync.alerts.webhook import WebhookChannel
-from tagsync.config import secret_from_env
+from tagsync.config import require_environment, secret_from_env
 from tagsync.errors import ConfigError
 
 __all__ = ["CHANNEL_TYPES", "load_channels"]
@@ -181,6 +181,7 @@ def load_channels(section: Any, where: str = "config") -> list[Channel]:
         return []
     if not isinstance(section, list):
         raise ConfigError(f"{where}: alerts must be a list of channels")
+    require_environment(section, where, "alerts")  # every missing secret named at once
     channels: list[Channel] = []
     names: set[str] = set()
     for index, raw in enumerate(section):

@@ -63,7 +63,17 @@ def slack_payload(summary: Summary) -> dict[str, Any]:
         },
         {"type": "divider"},
     ]
+    if summary.deploy_by:
+        text = (
+            f"*Deploy by* {_escape(summary.deploy_by)}: Microsoft may use the new ranges from then"
+        )
+        blocks.insert(2, {"type": "section", "text": {"type": "mrkdwn", "text": text}})
     blocks += [_tag_block(tag) for tag in summary.tags]
+    if summary.flaps.total:
+        text = "\n".join(_escape(line) for line in summary.flap_lines)
+        if len(text) > _SECTION_LIMIT:
+            text = text[: _SECTION_LIMIT - 1] + "…"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if summary.hidden_tags:
         text = f"_{more(summary.hidden_tags)} tags; see `tagsync diff`_"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})

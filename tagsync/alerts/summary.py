@@ -1,9 +1,11 @@
 """The content every human-facing alert shows, cut to size: headline, per-tag coverage, CIDRs.
 
 Alerts lead with coverage: the CIDRs that became reachable and those that stopped being
-reachable, per tag; a tag that was only re-aggregated (new prefix texts, same addresses) gets a
-one-line note. Chat messages have size limits, so long lists and many tags are truncated with a
-count of what was left out; the generic webhook sends the full diff document instead.
+reachable, per tag, with the deploy-by date of the gained ones (publication + 7 days) when the
+publication is known; a tag that was only re-aggregated (new prefix texts, same addresses) gets a
+one-line note, and each flap (a range this version brings back or takes away again) one line.
+Chat messages have size limits, so long lists and many tags are truncated with a count of what
+was left out; the generic webhook sends the full diff document instead.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from tagsync.coverage import AddressCounts
 from tagsync.diff import ChangeSet, TagChange
-from tagsync.report import coverage_text, number_text, reaggregation_note
+from tagsync.report import coverage_text, deploy_by_text, number_text, reaggregation_note
 
 __all__ = [
     "Shown",
@@ -80,6 +82,9 @@ class Summary:
     gained_addresses: AddressCounts
     lost_addresses: AddressCounts
     reaggregated_total: int
+    # "2025-10-13 (published 2025-10-06; + 7 days)" when addresses were gained, else None.
+    deploy_by: str | None = None
+    flaps: Shown = Shown((), 0)  # one line per flapping range
 
     @property
     def hidden_tags(self) -> int:
@@ -118,18 +123,29 @@ class Summary:
 
     @property
     def reach(self) -> str:
-        """The address totals in one line."""
+        """The address totals in one line, with the deploy-by date of the gained ones."""
+        deploy = f"; deploy by {self.deploy_by}" if self.deploy_by else ""
         return (
-            f"Now reachable: {self.now_reachable}; no longer reachable: {self.no_longer_reachable}"
+            f"Now reachable: {self.now_reachable}{deploy}; "
+            f"no longer reachable: {self.no_longer_reachable}"
         )
+
+    @property
+    def flap_lines(self) -> list[str]:
+        """The flaps, headed, cut at the prefix limit (empty when there are none)."""
+        if not self.flaps.total:
+            return []
+        lines = [f"Flaps within the kept history ({self.flaps.total}):", *self.flaps.items]
+        return lines + ([more(self.flaps.hidden)] if self.flaps.hidden else [])
 
     @property
     def advice(self) -> tuple[str, ...]:
         """What to do, in the order it matters."""
         lines = []
         if self.gained_total:
+            by = f" by {self.deploy_by}" if self.deploy_by else ""
             lines.append(
-                "Allow the newly reachable CIDRs: until the regenerated rules are applied, "
+                f"Allow the newly reachable CIDRs{by}: until the regenerated rules are applied, "
                 "traffic to them is blocked."
             )
         if self.lost_total:
@@ -181,6 +197,8 @@ def summarize(changes: ChangeSet, *, max_prefixes: int = 20, max_tags: int = 20)
         gained_addresses=changes.gained_addresses,
         lost_addresses=changes.lost_addresses,
         reaggregated_total=len(changes.reaggregated),
+        deploy_by=deploy_by_text(changes),
+        flaps=Shown.of(tuple(flap.text for flap in changes.flaps), max_prefixes),
     )
 
 
@@ -202,6 +220,9 @@ def plain_text(summary: Summary) -> str:
         lines.append("")
     if summary.hidden_tags:
         lines += [f"{more(summary.hidden_tags)} tags (see `tagsync diff`)", ""]
+    if summary.flaps.total:
+        head, *items = summary.flap_lines
+        lines += [head, *(f"  ~ {item}" for item in items), ""]
     lines += summary.advice
     return "\n".join(lines) + "\n"
 
@@ -222,5 +243,8 @@ def markdown_text(summary: Summary) -> str:
             lines += [f"Other properties changed: {', '.join(tag.property_keys)}", ""]
     if summary.hidden_tags:
         lines += [f"{more(summary.hidden_tags)} tags (see `tagsync diff`).", ""]
+    if summary.flaps.total:
+        head, *items = summary.flap_lines
+        lines += [f"## {head.rstrip(':')}", "", *(f"- {item}" for item in items), ""]
     lines += [f"- {advice}" for advice in summary.advice]
     return "\n".join(lines) + "\n"

@@ -72,12 +72,21 @@ def adaptive_card(summary: Summary) -> dict[str, Any]:
                     "value": summary.change_numbers,
                 },
                 {"title": "Now reachable", "value": summary.now_reachable},
+                *(
+                    [{"title": "Deploy by", "value": _escape(summary.deploy_by)}]
+                    if summary.deploy_by
+                    else []
+                ),
                 {"title": "No longer reachable", "value": summary.no_longer_reachable},
                 {"title": "Tags", "value": _escape(summary.tag_names)},
             ],
         },
         *(_tag_container(tag) for tag in summary.tags),
     ]
+    if summary.flaps.total:
+        head, *items = summary.flap_lines
+        body.append(_text(f"**{head}**", separator=True))
+        body.append(_text("\r".join(f"- {_escape(item)}" for item in items), spacing="None"))
     if summary.hidden_tags:
         body.append(_text(f"{more(summary.hidden_tags)} tags; see tagsync diff", isSubtle=True))
     return {
