@@ -20,6 +20,7 @@ __all__ = [
     "DownloadError",
     "GuardError",
     "LockError",
+    "MissingSecretError",
     "TagsyncError",
     "UnknownTagError",
 ]
@@ -64,6 +65,10 @@ class ConfigError(TagsyncError):
     """The configuration file or an option value is invalid."""
 
     exit_code = EXIT_USAGE
+
+
+class MissingSecretError(ConfigError):
+    """An environment variable the config names for a secret is not set."""
 
 
 class LockError(TagsyncError):
