@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tagsync.clouds import CLOUDS
-from tagsync.errors import ConfigError
+from tagsync.errors import ConfigError, MissingSecretError
 from tagsync.origin import ConfigValue
 from tagsync.suggest import unknown_keys
 
@@ -112,7 +112,7 @@ def secret_from_env(variable: str, what: str) -> str:
     """Read a secret from the environment variable the config names; never echo its value."""
     value = os.environ.get(variable)
     if not value:
-        raise ConfigError(f"{what}: environment variable {variable} is not set or empty")
+        raise MissingSecretError(f"{what}: environment variable {variable} is not set or empty")
     return value
 
 
@@ -125,10 +125,11 @@ def require_environment(section: Any, where: str, key: str) -> None:
             missing.setdefault(variable, place)
     if len(missing) == 1:
         [(variable, place)] = missing.items()
-        raise ConfigError(f"{where}: {place}: environment variable {variable} is not set or empty")
+        problem = f"environment variable {variable} is not set or empty"
+        raise MissingSecretError(f"{where}: {place}: {problem}")
     if missing:
         shown = ", ".join(f"{variable} ({place})" for variable, place in missing.items())
-        raise ConfigError(f"{where}: environment variables not set or empty: {shown}")
+        raise MissingSecretError(f"{where}: environment variables not set or empty: {shown}")
 
 
 def _env_names(value: Any, path: str) -> Iterator[tuple[str, str]]:
