@@ -27,7 +27,7 @@ from tagsync.alerts.slack import SlackChannel
 from tagsync.alerts.teams import TeamsChannel
 from tagsync.alerts.webhook import WebhookChannel
 from tagsync.config import require_environment, secret_from_env
-from tagsync.errors import ConfigError
+from tagsync.errors import ConfigError, MissingSecretError
 
 __all__ = ["CHANNEL_TYPES", "load_channels"]
 
@@ -181,7 +181,6 @@ def load_channels(section: Any, where: str = "config") -> list[Channel]:
         return []
     if not isinstance(section, list):
         raise ConfigError(f"{where}: alerts must be a list of channels")
-    require_environment(section, where, "alerts")  # every missing secret named at once
     channels: list[Channel] = []
     names: set[str] = set()
     for index, raw in enumerate(section):
@@ -202,5 +201,9 @@ def load_channels(section: Any, where: str = "config") -> list[Channel]:
                 raise reader.fail(f"another channel is already named {settings.name!r}")
             settings = replace(settings, name=f"{kind}-{index}")
         names.add(settings.name)
-        channels.append(build(reader, settings))
+        try:
+            channels.append(build(reader, settings))
+        except MissingSecretError:
+            require_environment(section, where, "alerts")  # names every missing one, not one
+            raise
     return channels
