@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+import typer.core
 
 from tagsync import __version__
 from tagsync.commands import (
@@ -25,19 +26,24 @@ from tagsync.commands import (
     tags,
     update,
 )
+from tagsync.commands.common import default_paths_help
 
 __all__ = ["app", "main"]
+
+# Typer prints an argument's Python type beside its name in --help (`NAMES... <list[str]>`):
+# noise for users, so arguments show only their metavar, like options.
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="tagsync",
     help="Keep firewall rules in step with Microsoft's Azure service tag IP ranges.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     # Plain click help and usage errors: Typer's rich formatter costs ~70 ms of imports at every
     # start, more than everything else in `tagsync --help`.
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=default_paths_help(),
 )
 
 
@@ -51,7 +57,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show version and exit"),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Show version and exit"
+        ),
     ] = False,
 ) -> None:
     """Download, validate, diff and render Azure service tags (exit codes: see README)."""

@@ -61,9 +61,17 @@ def get_logger() -> logging.Logger:
 
 
 def configure(
-    *, verbose: bool = False, log_format: str = "text", stream: TextIO | None = None
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+    log_format: str = "text",
+    stream: TextIO | None = None,
 ) -> logging.Logger:
-    """Send the tagsync logger to ``stream`` (stderr) in the chosen format; returns the logger."""
+    """Send the tagsync logger to ``stream`` (stderr) in the chosen format; returns the logger.
+
+    Levels: ``quiet`` shows warnings and errors only, the default adds NOTICE (changes, notes),
+    ``verbose`` everything.
+    """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}")
     logger = get_logger()
@@ -72,7 +80,7 @@ def configure(
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else NOTICE)
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else NOTICE)
     logger.propagate = False
     for noisy in ("urllib3", "requests", "filelock", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

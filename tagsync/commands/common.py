@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    ParamSpec,
+    TypeVar,
+)
 
 import typer
 
-from tagsync.errors import EXIT_USAGE, TagsyncError
+from tagsync.commands.command import fail, run_options
+
+# Re-exported: every command module takes its decorator and helpers from here.
+from tagsync.commands.command import handle_errors as handle_errors
+from tagsync.commands.command import note as note
 
 if TYPE_CHECKING:
     from tagsync.clouds import Cloud
     from tagsync.config import Config
+    from tagsync.model import ServiceTags
     from tagsync.store import Store
     from tagsync.sync import Loaded
 
@@ -27,12 +36,45 @@ CloudOption = Annotated[
     str | None,
     typer.Option("--cloud", help="public, usgov or china [default: from config, else public]"),
 ]
+
+
+def _shown(path: Path) -> str:
+    """``path`` as --help shows it: under the home directory as ~/..."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
+def default_paths_help() -> str:
+    """Where tagsync looks for its config and keeps its state, for --help texts."""
+    from tagsync.config import default_config_path, default_state_dir
+
+    return (
+        f"Config file: {_shown(default_config_path())} (if present; or --config). "
+        f"State: {_shown(default_state_dir())} (or state_dir: in the config, or --state-dir)."
+    )
+
+
+def _default_location(which: str) -> str:
+    from tagsync.config import default_config_path, default_state_dir
+
+    return _shown(default_config_path() if which == "config" else default_state_dir())
+
+
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML config file [default: user config dir, if present]"),
+    typer.Option(
+        "--config",
+        "-c",
+        help=f"YAML config file [default: {_default_location('config')}, if present]",
+    ),
 ]
 StateDirOption = Annotated[
-    Path | None, typer.Option("--state-dir", help="Where accepted snapshots are kept")
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Where accepted snapshots are kept [default: state_dir: from the config, else "
+        f"{_default_location('state')}]",
+    ),
 ]
 UrlOption = Annotated[str | None, typer.Option("--url", help="Download this JSON URL directly")]
 FileOption = Annotated[
@@ -60,35 +102,6 @@ LockTimeoutOption = Annotated[
 ]
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    """Print a one-line error to stderr and return the Exit to raise."""
-    typer.echo(f"tagsync: error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def note(message: str) -> None:
-    typer.echo(f"tagsync: {message}", err=True)
-
-
-def handle_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Map TagsyncError to its one-line message and exit code: no tracebacks for bad input."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return function(*args, **kwargs)
-        except TagsyncError as exc:
-            raise fail(exc.message, exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
-        except BrokenPipeError:
-            # `tagsync prefixes | head`: the reader left, which is not an error of ours.
-            sys.stderr.close()
-            raise typer.Exit(0) from None
-
-    return wrapper
-
-
 @dataclass(frozen=True, slots=True)
 class Session:
     """The effective settings of one command run: config file merged with CLI options."""
@@ -110,6 +123,16 @@ class Session:
         # ones that record history: a typo surfaces on the first run, whatever it runs.
         self.history_keep()
         return Store(self.state_dir, self.cloud)
+
+    def watched(self, service_tags: ServiceTags, given: Sequence[str] | None = None) -> list[str]:
+        """The tag names a command works on: ``given`` on the command line, else the config's
+        (or the profile's) watched tags, which the loaded cloud must publish."""
+        if given:
+            return list(given)
+        from tagsync.profiles import require_profile_tags
+
+        require_profile_tags(service_tags, self.config, self.cloud.name)
+        return list(self.config.tags)
 
     def load(
         self,
@@ -144,8 +167,11 @@ def open_session(
 ) -> Session:
     from tagsync.clouds import get_cloud
     from tagsync.config import default_state_dir, load_config
+    from tagsync.profiles import apply_profile
 
-    config = load_config(config_path, required=config_path is not None)
+    config = apply_profile(
+        load_config(config_path, required=config_path is not None), run_options().profile
+    )
     if page_url is not None:
         config = replace(config, download=replace(config.download, page_url=page_url))
     return Session(

@@ -107,7 +107,7 @@ def diff(
             note("no accepted snapshot yet: every prefix counts as added")
     names = None
     if not all_tags:
-        wanted = tag or list(session.config.tags)
+        wanted = session.watched(new, tag)
         names = watched_names(old, new, wanted, regions=regions or session.config.regions)
     changes = diff_service_tags(old, new, names)
     write_output(render_report(changes, fmt), output)

@@ -48,7 +48,7 @@ def _text(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@handle_errors
+@handle_errors(session=False)
 def formats(
     templates: Annotated[
         Path | None,

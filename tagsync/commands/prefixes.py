@@ -47,7 +47,7 @@ def prefixes(
     session = open_session(config, cloud, state_dir, page_url)
     loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=True)
     st = loaded.service_tags
-    wanted = names or list(session.config.tags)
+    wanted = session.watched(st, names)
     selected = resolve_tags(st, wanted, regions=regions or session.config.regions)
     both = ipv4 == ipv6
     result = select_family(

@@ -94,7 +94,7 @@ def render(
     from_snapshot = not (download or url or file)
     loaded = session.load(url=url, file=file, prefer_snapshot=from_snapshot, few_tags=True)
     new = loaded.service_tags
-    names = tag or list(session.config.tags)
+    names = session.watched(new, tag)
     use_regions = regions or session.config.regions
 
     changes: ChangeSet | None = None

@@ -52,7 +52,7 @@ def update(
         result = accept_version(
             store,
             loaded,
-            tags=None if all_tags else (tag or list(session.config.tags)),
+            tags=None if all_tags else session.watched(loaded.service_tags, tag),
             regions=regions or session.config.regions,
             allow_rollback=allow_rollback,
             force=force,
