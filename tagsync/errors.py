@@ -2,7 +2,8 @@
 
 Exit codes (documented in README):
     0 ok / no change, 1 change found, 2 usage error, 3 bad data or refused by a guard,
-    4 download failure, 5 alert delivery failure.
+    4 download failure, 5 alert delivery failure, 6 local file system failure (state dir,
+    output dir, report or metrics file, lock: missing, not a directory, read-only, disk full).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ __all__ = [
     "EXIT_CHANGED",
     "EXIT_DATA",
     "EXIT_DOWNLOAD",
+    "EXIT_LOCAL",
     "EXIT_OK",
     "EXIT_USAGE",
     "AlertError",
@@ -19,6 +21,7 @@ __all__ = [
     "DataError",
     "DownloadError",
     "GuardError",
+    "LocalError",
     "LockError",
     "MissingSecretError",
     "TagsyncError",
@@ -31,6 +34,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_DOWNLOAD = 4
 EXIT_ALERT = 5
+EXIT_LOCAL = 6
 
 
 class TagsyncError(Exception):
@@ -87,3 +91,17 @@ class AlertError(TagsyncError):
     """One or more alert channels failed to deliver."""
 
     exit_code = EXIT_ALERT
+
+
+class LocalError(TagsyncError):
+    """A local file or directory tagsync needs cannot be read or written."""
+
+    exit_code = EXIT_LOCAL
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: object = None, action: str = "") -> LocalError:
+        """``PATH: cannot ACTION (cause)``, the path being the one the OS named if it did."""
+        where = exc.filename if exc.filename is not None else path
+        cause = exc.strerror or type(exc).__name__
+        doing = f"cannot {action} " if action else ""
+        return cls(f"{where}: {doing}({cause})" if doing else f"{where}: {cause}")
