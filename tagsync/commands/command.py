@@ -28,7 +28,7 @@ from typing import (
 import typer
 from typer.models import ArgumentInfo, OptionInfo
 
-from tagsync.errors import EXIT_USAGE, TagsyncError
+from tagsync.errors import EXIT_USAGE, LocalError, TagsyncError
 
 __all__ = ["RunOptions", "fail", "handle_errors", "note", "run_options"]
 
@@ -196,6 +196,12 @@ def handle_errors(function: Any = None, *, session: bool = True) -> Any:
                 # `tagsync prefixes | head`: the reader left, which is not an error of ours.
                 sys.stderr.close()
                 raise typer.Exit(0) from None
+            except OSError as exc:
+                # The net under every command: a local file system fault the code did not name
+                # itself (network errors arrive wrapped as DownloadError) is still one line and
+                # exit 6, never a traceback and never 1 ("changed") for cron and systemd.
+                local = LocalError.from_os_error(exc)
+                raise fail(local.message, local.exit_code) from None
             finally:
                 _current.reset(token)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,11 +14,10 @@ from typing import (
 
 import typer
 
-from tagsync.commands.command import fail, run_options
-
 # Re-exported: every command module takes its decorator and helpers from here.
 from tagsync.commands.command import handle_errors as handle_errors
 from tagsync.commands.command import note as note
+from tagsync.commands.command import run_options
 
 if TYPE_CHECKING:
     from tagsync.clouds import Cloud
@@ -116,13 +114,19 @@ class Session:
 
         return keep_setting(self.config)
 
-    def store(self) -> Store:
+    def store(self, *, writable: bool = False) -> Store:
+        """The state of the chosen cloud; ``writable``: fail now unless it can be written."""
         from tagsync.store import Store
 
         # A bad `history:` section fails every command that uses the state dir, not only the
         # ones that record history: a typo surfaces on the first run, whatever it runs.
         self.history_keep()
-        return Store(self.state_dir, self.cloud)
+        store = Store(self.state_dir, self.cloud)
+        if writable:
+            from tagsync.preflight import writable_dir
+
+            writable_dir(store.root, "state directory")
+        return store
 
     def watched(self, service_tags: ServiceTags, given: Sequence[str] | None = None) -> list[str]:
         """The tag names a command works on: ``given`` on the command line, else the config's
@@ -181,15 +185,26 @@ def open_session(
     )
 
 
-def write_output(text: str, output: Path | None) -> None:
+def check_output(output: Path | None, what: str = "output file") -> None:
+    """Fail before any download or write when ``output`` (None or '-': stdout) is unwritable."""
+    if output is not None and str(output) != "-":
+        from tagsync.preflight import writable_file
+
+        writable_file(output, what)
+
+
+def write_output(text: str | bytes, output: Path | None, what: str = "output file") -> None:
     """Write to a file atomically, or to stdout when ``output`` is None or '-'."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if output is None or str(output) == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        stream = typer.get_binary_stream("stdout")
+        stream.write(data)
+        stream.flush()
         return
-    from tagsync.atomic import atomic_write_text
+    from tagsync.atomic import atomic_write_bytes
+    from tagsync.errors import LocalError
 
     try:
-        atomic_write_text(output, text)
+        atomic_write_bytes(output, data)
     except OSError as exc:
-        raise fail(f"{output}: cannot write ({exc.strerror})", 3) from None
+        raise LocalError.from_os_error(exc, output, f"write the {what}") from None

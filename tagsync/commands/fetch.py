@@ -13,9 +13,11 @@ from tagsync.commands.common import (
     FileOption,
     PageUrlOption,
     UrlOption,
+    check_output,
     handle_errors,
     note,
     open_session,
+    write_output,
 )
 
 
@@ -31,13 +33,10 @@ def fetch(
     config: ConfigOption = None,
 ) -> None:
     """Download the current file, validate it, and save it byte for byte."""
+    check_output(output)
     session = open_session(config, cloud, page_url=page_url)
     loaded = session.load(url=url, file=file)
     st = loaded.service_tags
-    if str(output) == "-":
-        typer.get_binary_stream("stdout").write(loaded.fetched.data)
-    else:
-        from tagsync.atomic import atomic_write_bytes
-
-        atomic_write_bytes(output, loaded.fetched.data)
+    write_output(loaded.fetched.data, output)
+    if str(output) != "-":
         note(f"saved {st.cloud} changeNumber {st.change_number} ({len(st.tags)} tags) to {output}")

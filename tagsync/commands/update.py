@@ -46,8 +46,8 @@ def update(
     from tagsync.sync import accept_version
 
     session = open_session(config, cloud, state_dir, page_url)
+    store = session.store(writable=True)
     loaded = session.load(url=url, file=file)
-    store = session.store()
     with store.locked(lock_timeout):
         result = accept_version(
             store,

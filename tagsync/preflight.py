@@ -1,0 +1,46 @@
+"""Checks that the places a run will write to are writable, before it writes anything.
+
+A run that renders configs, writes a report and accepts a snapshot must not fail half-way for
+a path mistake: ``check --report /nonexistent/x.md`` used to move the configs into place and
+only then fail. Each check creates missing directories (as the write itself would), then proves
+the directory writable by creating and removing a temporary file in it, which also catches
+read-only mounts and a full disk where ``os.access`` would say yes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tagsync.errors import LocalError
+
+__all__ = ["writable_dir", "writable_file"]
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """``path`` as a directory tagsync can write in (created if missing), or a LocalError."""
+    if path.exists() and not path.is_dir():
+        raise LocalError(f"{path}: {what} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # A small real write: a full disk or a read-only bind mount fails here, not mid-run.
+        descriptor, probe = tempfile.mkstemp(prefix=".tagsync-probe-", dir=path)
+        try:
+            os.write(descriptor, b"probe\n")
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+            os.unlink(probe)
+    except OSError as exc:
+        # Named after the directory asked about, not the probe file the OS complained of.
+        raise LocalError(f"{path}: cannot write the {what} ({exc.strerror})") from None
+    return path
+
+
+def writable_file(path: Path, what: str) -> Path:
+    """``path`` as a file tagsync can replace atomically (its directory writable), or an error."""
+    if path.is_dir():
+        raise LocalError(f"{path}: {what} is a directory, not a file")
+    writable_dir(path.parent if str(path.parent) else Path("."), f"directory of the {what}")
+    return path
