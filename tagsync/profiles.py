@@ -88,6 +88,11 @@ DOCS: dict[str, Doc] = {
         "(defender-docs defender-endpoint/streamlined-device-connectivity-urls-commercial.md)",
         f"{_LEARN}/defender-endpoint/streamlined-device-connectivity-urls-commercial",
     ),
+    "mde-streamlined-gov": Doc(
+        "Microsoft Defender for Endpoint streamlined connectivity URLs - US government "
+        "environments (Preview)",
+        f"{_LEARN}/defender-endpoint/streamlined-device-connectivity-urls-gov",
+    ),
     "expressroute-routing": Doc(
         "ExpressRoute routing requirements, Service to BGP community value (azure-docs "
         "articles/expressroute/expressroute-routing.md)",
@@ -223,6 +228,16 @@ PROFILES: dict[str, Profile] = {
                 DOCS["mde-streamlined"],
                 DOCS["mde-streamlined"],
             ),
+            # One streamlined domain for GCC, GCC High and DoD ("USGov" in the page's table).
+            **{
+                f"usgov-{offering}": ProxyPlan(
+                    None,
+                    (".endpoint.security.microsoft.us",),
+                    DOCS["mde-streamlined-gov"],
+                    DOCS["mde-streamlined-gov"],
+                )
+                for offering in USGOV_OFFERINGS
+            },
         },
         expressroute={
             cloud: ExpressRouteFacts(

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_NEW, public
+from conftest import SAMPLE_NEW, public, shared_file
 from typer.testing import CliRunner
 
 from tagsync.cli import app
+from tagsync.config import load_config
 from tagsync.errors import ConfigError
 from tagsync.formats.registry import site_neutral
 from tagsync.model import parse_service_tags
@@ -107,22 +108,38 @@ def test_sslbump_snippet_parses_and_splices(tmp_path: Path) -> None:
     assert rules == ["ssl_bump splice tagsync_mdi_tls"]
 
 
-def test_snippets_allow_only_the_service_on_443() -> None:
-    files = render({"host": "proxy.example.net"})
-    directives = [
+def directives(files: dict[str, str], *names: str) -> list[list[str]]:
+    return [
         line.split()
-        for name in ("proxy/squid.conf", "proxy/squid-sslbump.conf")
+        for name in names
         for line in files[name].splitlines()
         if line and not line.startswith("#")
     ]
-    assert ["acl", "tagsync_mdi_domains", "dstdomain", ".atp.azure.com"] in directives
-    assert ["acl", "tagsync_mdi_https", "port", "443"] in directives
-    assert ["acl", "tagsync_mdi_connect", "method", "CONNECT"] in directives
-    assert ["acl", "tagsync_mdi_tls", "ssl::server_name", ".atp.azure.com"] in directives
-    allows = [d for d in directives if d[0] == "http_access"]
+
+
+def test_snippets_allow_only_the_service_on_443_and_certificates_on_80() -> None:
+    files = render({"host": "proxy.example.net"})
+    found = directives(files, "proxy/squid.conf", "proxy/squid-sslbump.conf")
+    assert ["acl", "tagsync_mdi_domains", "dstdomain", ".atp.azure.com"] in found
+    assert ["acl", "tagsync_mdi_https", "port", "443"] in found
+    assert ["acl", "tagsync_mdi_connect", "method", "CONNECT"] in found
+    assert ["acl", "tagsync_mdi_tls", "ssl::server_name", ".atp.azure.com"] in found
+    assert ["acl", "tagsync_mdi_http", "port", "80"] in found
+    assert ["acl", "tagsync_mdi_fetch", "method", "GET", "HEAD"] in found
+    assert [
+        "acl", "tagsync_mdi_cert_hosts", "dstdomain", "crl.microsoft.com", "ctldl.windowsupdate.com"
+    ] in found  # fmt: skip
+    allows = [d for d in found if d[0] == "http_access"]
     assert allows == [
-        ["http_access", "allow", "tagsync_mdi_connect", "tagsync_mdi_https", "tagsync_mdi_domains"]
+        ["http_access", "allow", "tagsync_mdi_connect", "tagsync_mdi_https", "tagsync_mdi_domains"],
+        ["http_access", "allow", "tagsync_mdi_fetch", "tagsync_mdi_http", "tagsync_mdi_cert_hosts"],
+        ["http_access", "allow", "tagsync_mdi_fetch", "tagsync_mdi_http", "tagsync_mdi_cert_paths"],
     ]
+    # The certificate rules can be left out (a site that manages trust lists another way).
+    found = directives(
+        render({"host": "p.example", "certificate_hosts": False}), "proxy/squid.conf"
+    )
+    assert [d for d in found if d[0] == "http_access"] == allows[:1]
 
 
 # --- PAC file ----------------------------------------------------------------------------------
@@ -139,14 +156,16 @@ _PAC = re.compile(
 _TEST = re.compile(
     rf"dnsDomainIs\(name, (?P<suffix>{_STRING})\) \|\| name == (?P<apex>{_STRING})"
     rf"|name == (?P<exact>{_STRING})"
+    rf"|\(name == (?P<host>{_STRING}) && shExpMatch\(url, (?P<url>{_STRING})\)\)"
 )
 
 
 def parse_pac(text: str) -> tuple[list[tuple[str, str]], str]:
     """Strictly parse the PAC: comment lines, then exactly the expected function shape.
 
-    Returns the host tests as (kind, domain) and the proxy directive; string literals are
-    decoded as JSON, which a literal with anything but plain JSON escapes fails.
+    Returns the tests as (kind, value) and the proxy directive; string literals are decoded
+    as JSON, which a literal with anything but plain JSON escapes fails. A URL test must be
+    for its own host's plain-HTTP URLs.
     """
     lines = text.splitlines(keepends=True)
     body_start = next(i for i, line in enumerate(lines) if not line.startswith("//"))
@@ -159,6 +178,10 @@ def parse_pac(text: str) -> tuple[list[tuple[str, str]], str]:
         assert found, part
         if found["exact"]:
             tests.append(("exact", json.loads(found["exact"])))
+        elif found["url"]:
+            host, url = json.loads(found["host"]), json.loads(found["url"])
+            assert url.startswith(f"http://{host}/") and url.endswith("/*"), part
+            tests.append(("url", url))
         else:
             suffix, apex = json.loads(found["suffix"]), json.loads(found["apex"])
             assert suffix == "." + apex
@@ -166,49 +189,78 @@ def parse_pac(text: str) -> tuple[list[tuple[str, str]], str]:
     return tests, json.loads(match["proxy"])
 
 
+CERTIFICATE_TESTS = [
+    ("exact", "crl.microsoft.com"),
+    ("exact", "ctldl.windowsupdate.com"),
+    ("url", "http://www.microsoft.com/pkiops/*"),
+    ("url", "http://www.microsoft.com/pki/*"),
+]
+
+
 def test_pac_structure_and_values() -> None:
     files = render({"host": "Proxy.Example.NET", "port": 8080})
     tests, proxy = parse_pac(files["proxy/proxy.pac"])
-    assert tests == [("suffix", ".atp.azure.com")]
+    assert tests == [("suffix", ".atp.azure.com"), *CERTIFICATE_TESTS]
     assert proxy == "PROXY proxy.example.net:8080"
     files = render({"host": "fd00::1", "domains": [".atp.azure.com", "other.example.org"]})
     tests, proxy = parse_pac(files["proxy/proxy.pac"])
-    assert tests == [("suffix", ".atp.azure.com"), ("exact", "other.example.org")]
+    assert tests == [
+        ("suffix", ".atp.azure.com"),
+        ("exact", "other.example.org"),
+        *CERTIFICATE_TESTS,
+    ]
     assert proxy == "PROXY [fd00::1]:3128"
+    files = render({"host": "p.example", "workspace": "Contoso-Corp", "certificate_hosts": False})
+    assert parse_pac(files["proxy/proxy.pac"])[0] == [
+        ("exact", "contoso-corpsensorapi.atp.azure.com")
+    ]
 
 
-PAC_HARNESS = """
+PAC_HARNESS = r"""
 const fs = require("fs");
-// dnsDomainIs as the PAC standard defines it: does host end with domain?
+// dnsDomainIs and shExpMatch as the PAC standard defines them: does host end with domain,
+// does the string match the shell expression (* any run, ? one character)?
 function dnsDomainIs(host, domain) {
     return host.length >= domain.length && host.substring(host.length - domain.length) === domain;
 }
+function shExpMatch(str, shexp) {
+    const quoted = shexp.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+    return new RegExp("^" + quoted.replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(str);
+}
 eval(fs.readFileSync(process.argv[2], "utf8"));
-const hosts = JSON.parse(process.argv[3]);
-console.log(JSON.stringify(hosts.map((h) => FindProxyForURL("https://" + h + "/", h))));
+const urls = JSON.parse(process.argv[3]);
+console.log(JSON.stringify(urls.map((u) => FindProxyForURL(u, new URL(u).hostname))));
 """
+
+
+def run_pac(tmp_path: Path, pac: str, urls: list[str]) -> list[str]:
+    script = tmp_path / "proxy.js"
+    script.write_text(pac)
+    check = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    harness = tmp_path / "harness.js"
+    harness.write_text(PAC_HARNESS)
+    run = subprocess.run(
+        ["node", str(harness), str(script), json.dumps(urls)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    result: list[str] = json.loads(run.stdout)
+    return result
 
 
 @needs_node
 def test_pac_runs_in_node(tmp_path: Path) -> None:
     files = render({"host": "proxy.example.net", "port": 8080})
-    script = tmp_path / "proxy.js"
-    script.write_text(files["proxy/proxy.pac"])
-    check = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
     hosts = ["sensor.atp.azure.com", "X.ATP.Azure.com", "atp.azure.com", "evilatp.azure.com",
              "atp.azure.com.example.org", "example.org"]  # fmt: skip
-    harness = tmp_path / "harness.js"
-    harness.write_text(PAC_HARNESS)
-    run = subprocess.run(
-        ["node", str(harness), str(script), json.dumps(hosts)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
+    urls = [f"https://{h}/" for h in hosts]
     proxy = "PROXY proxy.example.net:8080"
-    assert json.loads(run.stdout) == [proxy, proxy, proxy, "DIRECT", "DIRECT", "DIRECT"]
+    expected = [proxy, proxy, proxy, "DIRECT", "DIRECT", "DIRECT"]
+    assert run_pac(tmp_path, files["proxy/proxy.pac"], urls) == expected
 
 
 # --- configuration and safety ------------------------------------------------------------------
@@ -263,3 +315,159 @@ def test_cli_proxy(runner: CliRunner, state_dir: Path, tmp_path: Path) -> None:
         "squid.conf",
     ]
     assert '"PROXY proxy.corp.example:8080"' in (out / "proxy/proxy.pac").read_text()
+
+
+# --- workspace hosts per cloud and profile, in the real Squid and in node -----------------------
+WORKSPACE = "contoso-corp"
+USGOV = "servicetags/usgov/ServiceTags_AzureGovernment_20251020.json"
+CHINA = "servicetags/china/ServiceTags_China_20251020.json"
+
+
+def render_file(relative: str, section: dict[str, Any]) -> dict[str, str]:
+    path = shared_file(relative)
+    st = parse_service_tags(path.read_bytes(), source=str(path))
+    return render_formats(st, [TAG], ["proxy"], settings=render_settings({"proxy": section}))
+
+
+def service_names(files: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The dstdomain list of the CONNECT rule and the ssl::server_name list of the splice."""
+    found = directives(files, "proxy/squid.conf", "proxy/squid-sslbump.conf")
+    connect = next(d[3:] for d in found if d[:3] == ["acl", "tagsync_mdi_domains", "dstdomain"])
+    splice = next(d[3:] for d in found if d[:3] == ["acl", "tagsync_mdi_tls", "ssl::server_name"])
+    return connect, splice
+
+
+@pytest.mark.parametrize(
+    ("relative", "section", "expected"),
+    [
+        (None, {}, "contoso-corpsensorapi.atp.azure.com"),
+        (USGOV, {"usgov_offering": "gcc"}, "contoso-corpsensorapi.gcc.atp.azure.com"),
+        (USGOV, {"usgov_offering": "gcc-high"}, "contoso-corpsensorapi.atp.azure.us"),
+        (USGOV, {"usgov_offering": "dod"}, "contoso-corpsensorapi.atp.azure.us"),
+    ],
+)
+def test_workspace_allows_exactly_its_sensor_host(
+    relative: str | None, section: dict[str, Any], expected: str
+) -> None:
+    options = {"host": "proxy.example.net", "workspace": WORKSPACE, **section}
+    files = render_file(relative, options) if relative else render(options)
+    assert service_names(files) == ([expected], [expected])
+    tests, _ = parse_pac(files["proxy/proxy.pac"])
+    assert tests == [("exact", expected), *CERTIFICATE_TESTS]
+
+
+@pytest.mark.parametrize(
+    ("relative", "offering", "expected"),
+    [(None, None, ".endpoint.security.microsoft.com"),
+     (USGOV, "gcc-high", ".endpoint.security.microsoft.us")],
+)  # fmt: skip
+def test_v3_allows_the_streamlined_domain(
+    relative: str | None, offering: str | None, expected: str
+) -> None:
+    options = {"host": "p.example", "profile": "mdi-v3", "workspace": WORKSPACE}
+    if offering:
+        options["usgov_offering"] = offering
+    files = render_file(relative, options) if relative else render(options)
+    assert service_names(files) == ([expected], [expected])
+    assert "workspace is not used" in files["proxy/squid.conf"]
+
+
+def test_clouds_without_a_documented_host_are_clear_errors() -> None:
+    with pytest.raises(ConfigError, match="usgov_offering") as usgov:
+        render_file(USGOV, {"host": "p.example", "workspace": WORKSPACE})
+    with pytest.raises(ConfigError, match=r"china cloud: set render\.proxy\.domains") as china:
+        render_file(CHINA, {"host": "p.example"})
+    for error in (usgov, china):
+        assert "\n" not in str(error.value)
+    explicit = render_file(CHINA, {"host": "p.example", "domains": ["sensor.example.cn"]})
+    assert service_names(explicit) == (["sensor.example.cn"], ["sensor.example.cn"])
+
+
+@pytest.mark.parametrize(
+    "workspace", ["-contoso", "contoso-", "a" * 64, "contoso.corp", "contoso corp", "", 7]
+)
+def test_bad_workspace_is_a_one_line_error(workspace: object, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="workspace") as error:
+        render_settings({"proxy": {"workspace": workspace}})
+    assert "\n" not in str(error.value)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"workspace: {json.dumps(workspace)}\n")
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(config))}: workspace .*DNS label"):
+        load_config(config)
+
+
+CERTIFICATE_OK = [
+    "http://crl.microsoft.com/pki/crl/products/MicRooCerAut2011_2011_03_22.crl",
+    "http://ctldl.windowsupdate.com/msdownload/update/v3/static/trustedr/en/authrootstl.cab",
+    "http://www.microsoft.com/pkiops/crl/Microsoft%20Azure%20RSA%20TLS%20Issuing%20CA%2003.crl",
+    "http://www.microsoft.com/pki/certs/MicRooCerAut2011_2011_03_22.crt",
+]
+CERTIFICATE_REFUSED = [
+    "http://www.microsoft.com/",
+    "http://www.microsoft.com/pkiopsx/crl/a.crl",
+    "http://www.microsoft.com.attacker.example/pkiops/crl/a.crl",
+    "http://crl.microsoft.com.attacker.example/pki/crl/a.crl",
+    "http://attacker.example/?http://www.microsoft.com/pki/",
+    f"http://{WORKSPACE}sensorapi.atp.azure.com/",
+]
+# (profile, TLS hosts allowed, TLS hosts refused: look-alikes and the other profile's host)
+CASES = {
+    "mdi-v2": (
+        [f"{WORKSPACE}sensorapi.atp.azure.com"],
+        ["evilsensorapi.atp.azure.com.attacker.example", f"{WORKSPACE}sensorapi.atp.azure.com.x",
+         f"x{WORKSPACE}sensorapi.atp.azure.com", "othersensorapi.atp.azure.com", "atp.azure.com",
+         "www.microsoft.com", "crl.microsoft.com", "abc.endpoint.security.microsoft.com"],
+    ),
+    "mdi-v3": (
+        ["abc.endpoint.security.microsoft.com", "endpoint.security.microsoft.com"],
+        ["endpoint.security.microsoft.com.attacker.example", "evilendpoint.security.microsoft.com",
+         "abc.endpoint.security.microsoft.com.x", f"{WORKSPACE}sensorapi.atp.azure.com",
+         "www.microsoft.com"],
+    ),
+}  # fmt: skip
+
+
+def profile_files(profile: str) -> dict[str, str]:
+    return render({"host": "proxy.example.net", "profile": profile, "workspace": WORKSPACE})
+
+
+@needs_squid
+@pytest.mark.parametrize("profile", sorted(CASES))
+def test_live_squid_tunnels_exactly_the_allowed_hosts(profile: str, tmp_path: Path) -> None:
+    from squidlive import live_squid
+
+    assert SQUID is not None
+    allowed, refused = CASES[profile]
+    names = [
+        *allowed,
+        *refused,
+        *(url.split("/")[2] for url in CERTIFICATE_OK + CERTIFICATE_REFUSED),
+    ]
+    snippet = profile_files(profile)["proxy/squid.conf"]
+    with live_squid(SQUID, snippet, names) as squid:
+        for host in allowed:
+            assert squid.connect(host) == (200, ""), host
+            assert squid.connect(host, 80)[0] == 403, host  # TLS port only
+        for host in refused:
+            assert squid.connect(host) == (403, "ERR_ACCESS_DENIED 0"), host
+        for url in CERTIFICATE_OK:
+            assert squid.get(url) == (200, ""), url
+        for url in CERTIFICATE_REFUSED:
+            assert squid.get(url) == (403, "ERR_ACCESS_DENIED 0"), url
+
+
+@needs_node
+@pytest.mark.parametrize("profile", sorted(CASES))
+def test_pac_sends_exactly_the_allowed_hosts_to_the_proxy(profile: str, tmp_path: Path) -> None:
+    allowed, refused = CASES[profile]
+    tls_refused = [h for h in refused if h not in ("www.microsoft.com", "crl.microsoft.com")]
+    urls_proxy = [f"https://{h}/" for h in allowed] + CERTIFICATE_OK
+    # A PAC file picks a route by host, not by port or scheme: plain HTTP to the sensor's host
+    # goes to the proxy too, which refuses it (the live Squid test above).
+    urls_direct = [f"https://{h}/" for h in tls_refused] + CERTIFICATE_REFUSED[:-1]
+    result = run_pac(tmp_path, profile_files(profile)["proxy/proxy.pac"], urls_proxy + urls_direct)
+    proxy = "PROXY proxy.example.net:3128"
+    assert dict(zip(urls_proxy + urls_direct, result, strict=True)) == {
+        **{url: proxy for url in urls_proxy},
+        **{url: "DIRECT" for url in urls_direct},
+    }

@@ -4,12 +4,19 @@
 // changeNumber: 365
 // source sha256: 2bdacdc89bd64bad7fa1cd289ab9533160e8475de204c296c831ea7cba6c870e
 //
-// Proxy auto-config: the Defender for Identity sensor's traffic goes to the proxy (which
-// must pass its TLS through uninspected), everything else goes direct. To merge this into
-// an existing PAC file, copy the "if" block into its FindProxyForURL before the last return.
+// Proxy auto-config: the Defender for Identity sensor's traffic (profile mdi-v2)
+// goes to the proxy (which must pass its TLS through uninspected), everything else goes
+// direct. To merge this into an existing PAC file, copy the "if" block into its
+// FindProxyForURL before the last return.
+// Source: Connect to the Defender for Identity service (defender-docs defender-for-identity/deploy/configure-proxy.md)
+//   https://learn.microsoft.com/defender-for-identity/deploy/configure-proxy
 function FindProxyForURL(url, host) {
     var name = host.toLowerCase();
-    if (dnsDomainIs(name, ".atp.azure.com") || name == "atp.azure.com") {
+    if (dnsDomainIs(name, ".atp.azure.com") || name == "atp.azure.com" ||
+        name == "crl.microsoft.com" ||
+        name == "ctldl.windowsupdate.com" ||
+        (name == "www.microsoft.com" && shExpMatch(url, "http://www.microsoft.com/pkiops/*")) ||
+        (name == "www.microsoft.com" && shExpMatch(url, "http://www.microsoft.com/pki/*"))) {
         return "PROXY proxy.example.net:8080";
     }
     return "DIRECT";
