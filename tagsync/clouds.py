@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tagsync.errors import ConfigError
 
-__all__ = ["CLOUDS", "Cloud", "get_cloud"]
+__all__ = ["CLOUDS", "Cloud", "cloud_for_file", "get_cloud"]
 
 DOWNLOAD_PAGE_TEMPLATE = "https://www.microsoft.com/en-us/download/details.aspx?id={page_id}"
 
@@ -39,3 +39,9 @@ def get_cloud(name: str) -> Cloud:
     except KeyError:
         choices = ", ".join(CLOUDS)
         raise ConfigError(f"unknown cloud {name!r}: choose one of {choices}") from None
+
+
+def cloud_for_file(file_cloud: str) -> Cloud | None:
+    """The cloud whose files carry ``"cloud": file_cloud`` (any case), or None."""
+    folded = file_cloud.lower()
+    return next((c for c in CLOUDS.values() if c.file_cloud.lower() == folded), None)

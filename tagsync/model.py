@@ -200,6 +200,16 @@ def _decode_json(data: bytes, source: str) -> Any:
         ) from None
 
 
+def _right_cloud_hint(file_cloud: str) -> str:
+    """``; for this file use --cloud usgov`` when tagsync knows the file's cloud."""
+    from tagsync.clouds import cloud_for_file
+
+    right = cloud_for_file(file_cloud)
+    if right is None:
+        return ""
+    return f"; for this file use --cloud {right.name} (or cloud: {right.name} in the config)"
+
+
 def _parse_tag(entry: object, index: int, source: str) -> Tag:
     if not isinstance(entry, dict):
         raise DataError(f"{source}: values[{index}] is not an object")
@@ -346,7 +356,10 @@ def _parse(
     if not isinstance(cloud, str) or not cloud:
         raise DataError(f"{source}: no top-level cloud name")
     if expected_cloud is not None and cloud != expected_cloud:
-        raise DataError(f"{source}: file is for cloud {cloud!r:.40}, expected {expected_cloud!r}")
+        raise DataError(
+            f"{source}: file is for cloud {cloud!r:.40}, expected {expected_cloud!r}"
+            f"{_right_cloud_hint(cloud)}"
+        )
     values = document["values"]
     if not values:
         raise DataError(f"{source}: the file lists no tags")
