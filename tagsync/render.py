@@ -5,6 +5,10 @@ template values. This module carries what must not be left to a template or repe
 format: the selection and validation of the data, the Jinja environment (StrictUndefined; no
 value reaches the text except through a per-format quoting filter or a validated name), the
 header, the guard against rendering an empty allow-list, and writing the files.
+
+Removal grace (:mod:`tagsync.grace`) reaches every format here: the CIDRs a tag lost that are
+still held join its prefixes, and the header of every file names each with when its grace ends
+(formats may mark them further: the EDL does on the entry itself, from ``held``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from tagsync.diff import ChangeSet
+    from tagsync.grace import Holds
 
 __all__ = [
     "RenderSettings",
@@ -152,13 +157,45 @@ def _checked_prefixes(tag: Tag) -> tuple[list[str], list[str]]:
     raise DataError(f"tag {tag.name}: invalid prefixes")  # unreachable: the batch check agrees
 
 
-def _tag_view(tag: Tag) -> TagView:
+def _tag_view(tag: Tag, holds: Holds | None) -> TagView:
     if not isinstance(tag.name, str) or not TAG_NAME_PATTERN.fullmatch(tag.name):
         raise DataError(f"tag name {tag.name!r:.80} is not 1-200 characters of [A-Za-z0-9._-]")
     if isinstance(tag.change_number, bool) or not isinstance(tag.change_number, int):
         raise DataError(f"tag {tag.name}: changeNumber {tag.change_number!r:.40} is not a number")
     v4, v6 = _checked_prefixes(tag)
-    return TagView(tag.name, tag.change_number, v4 + v6, v4, v6)
+    if holds is None:
+        return TagView(tag.name, tag.change_number, v4 + v6, v4, v6)
+    held = holds.held(tag.name)
+    if held:
+        # Held CIDRs lie outside what the tag covers now (grace subtracts it), so they only add.
+        v4, v6 = sorted_families([*v4, *v6, *(item.cidr for item in held)])
+    before = holds.before.get(tag.name, ())
+    return TagView(tag.name, tag.change_number, v4 + v6, v4, v6, held, before)
+
+
+def _held_lines(views: Sequence[TagView], holds: Holds | None) -> list[str]:
+    """Header lines naming every held CIDR and when its grace ends."""
+    if holds is None or not any(view.held for view in views):
+        return []
+    lines = [
+        f"removal grace ({holds.grace.text}): these CIDRs left their tag but stay allowed "
+        "until their grace ends"
+    ]
+    for view in views:
+        lines += [f"{item.cidr} ({view.name}): {item.note}" for item in view.held]
+    return lines
+
+
+def _held_notes(views: Sequence[TagView]) -> dict[str, str]:
+    """{held CIDR: its marker} for formats that mark entries, leaving out a CIDR another
+    selected tag lists itself (it is allowed on its own account there)."""
+    listed = {prefix for view in views for prefix in view.current}
+    notes: dict[str, str] = {}
+    for view in views:
+        for item in view.held:
+            if item.cidr not in listed:
+                notes[item.cidr] = max(notes.get(item.cidr, ""), item.note)
+    return notes
 
 
 def _header(service_tags: ServiceTags, views: Sequence[TagView]) -> list[str]:
@@ -187,10 +224,12 @@ def _select(
     tag_names: Sequence[str],
     regions: bool,
     allow_empty: bool,
+    holds: Holds | None = None,
 ) -> list[TagView]:
     if not tag_names:
         raise ConfigError("no tags selected to render")
-    views = [_tag_view(tag) for tag in resolve_tags(service_tags, tag_names, regions=regions)]
+    selected = resolve_tags(service_tags, tag_names, regions=regions)
+    views = [_tag_view(tag, holds) for tag in selected]
     empty = [v.name for v in views if not v.prefixes]
     if empty and not allow_empty:
         raise GuardError(
@@ -226,25 +265,28 @@ def render_formats(
     templates_dir: Path | None = None,
     allow_empty: bool = False,
     regions: bool = False,
+    holds: Holds | None = None,
 ) -> dict[str, str]:
     """Render ``formats`` for the tags; returns relative output path -> file text.
 
     With ``changes`` (the diff from the previous version), formats with incremental outputs
-    (PAN-OS) render those too. Each value a template may read is computed once, and only when
-    some requested template reads it.
+    (PAN-OS) render those too. With ``holds`` (removal grace), the CIDRs the tags lost that are
+    still held are allowed too, and marked. Each value a template may read is computed once,
+    and only when some requested template reads it.
     """
     user_dir = templates_dir.resolve() if templates_dir else None
     chosen = resolve_formats(formats, user_dir)
     settings = settings or RenderSettings()
     _check_needs(chosen, settings)
     prefix_free = all(not fmt.lists_prefixes for fmt in chosen)
-    views = _select(service_tags, tag_names, regions, allow_empty or prefix_free)
+    views = _select(service_tags, tag_names, regions, allow_empty or prefix_free, holds)
     v4, v6 = _families(views)
     selection = Selection(service_tags, views, v4, v6, changes)
     namespace = {name: settings.of(name, fmt.options) for name, fmt in BUILTIN.items()}
     namespace.update(settings.by_format)
     shared: dict[str, Any] = {
-        "header": _header(service_tags, views),
+        "header": _header(service_tags, views) + _held_lines(views, holds),
+        "held": _held_notes(views),
         "tags": views,
         "v4": v4,
         "v6": v6,

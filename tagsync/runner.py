@@ -19,8 +19,9 @@ import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagsync.alerts import load_channels, send_alerts
 from tagsync.atomic import atomic_write_bytes, fsync_directory, stage_beside
@@ -33,6 +34,9 @@ from tagsync.logs import NOTICE, get_logger
 from tagsync.report import fit_markdown, to_text
 from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
 from tagsync.sync import accept, compare_with_snapshot, load_version
+
+if TYPE_CHECKING:
+    from tagsync.grace import Holds
 
 __all__ = ["CheckRequest", "CheckResult", "check_formats", "publish", "run_check"]
 
@@ -149,6 +153,7 @@ def _render(
     config: Config,
     formats: Sequence[str],
     allow_empty: bool,
+    holds: Holds | None,
 ) -> dict[str, str]:
     from tagsync.render import render_formats, render_settings
 
@@ -161,10 +166,13 @@ def _render(
         # Without a change the incremental PAN-OS commands of the last change stay in place.
         changes=changes if changes.changed else None,
         allow_empty=allow_empty,
+        holds=holds,
     )
 
 
 def _announce(changes: ChangeSet, log: logging.Logger) -> None:
+    gained, lost = changes.gained_addresses, changes.lost_addresses
+    deploy_by = changes.deploy_by
     log.log(
         NOTICE,
         to_text(changes).rstrip("\n"),
@@ -173,6 +181,13 @@ def _announce(changes: ChangeSet, log: logging.Logger) -> None:
             "cloud": changes.cloud,
             "old_change_number": changes.old_change_number,
             "new_change_number": changes.new_change_number,
+            # Addresses first: a re-aggregation changes texts, not what a firewall allows.
+            "gained_addresses": gained.to_dict(),
+            "lost_addresses": lost.to_dict(),
+            "gained_cidrs": changes.gained_count,
+            "lost_cidrs": changes.lost_count,
+            "deploy_by": None if deploy_by is None else deploy_by.isoformat(),
+            "flaps": len(changes.flaps),
             "added": changes.added_count,
             "removed": changes.removed_count,
             "diff": changes.to_dict(),
@@ -201,6 +216,9 @@ def run_check(
     out_dir = request.out_dir or config.output_dir or default_output_dir()
     tags = list(request.tags or config.tags)
     history_keep = keep_setting(config)
+    from tagsync.grace import grace_setting
+
+    grace = grace_setting(config)
     store = Store(state_dir, cloud)
 
     log.debug("waiting for the state lock in %s", store.root)
@@ -226,9 +244,26 @@ def run_check(
             max_removal_ratio=config.max_removal_ratio,
         )
         names, changes = candidate.names or [], candidate.changes
+        # The new version's publication (deploy-by), the flaps it closes, and what removal
+        # grace keeps in the allow-lists, all from the kept history.
+        from tagsync.staging import staged
+
+        now = datetime.now(UTC)
+        staged_changes, holds = staged(
+            store, new, loaded.fetched.source, names, changes=changes, grace=grace, now=now
+        )
+        changes = staged_changes or changes
+        if holds is not None and holds.now:
+            held = {name: [item.cidr for item in items] for name, items in holds.now.items()}
+            log.info(
+                "removal grace (%s) keeps %d lost CIDR(s) in the allow-lists",
+                holds.grace.text,
+                sum(map(len, held.values())),
+                extra={"event": "held", "held": held},
+            )
 
         # --force accepts a tag losing every prefix, so it must also render it empty.
-        files = _render(loaded, names, changes, config, formats, allow_empty=request.force)
+        files = _render(loaded, names, changes, config, formats, request.force, holds)
         publish(files, out_dir, log)
 
         alerting = changes.changed if request.text_changes else changes.coverage_changed

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tagsync.diff import ChangeSet
     from tagsync.formats.checks import Check
     from tagsync.formats.settings import RenderSettings
+    from tagsync.grace import Held
     from tagsync.model import ServiceTags
 
 __all__ = [
@@ -93,13 +94,28 @@ class NoOptions(FormatOptions):
 @dataclass(frozen=True, slots=True)
 class TagView:
     """A selected tag as templates see it: validated name, sorted distinct prefixes (all,
-    IPv4 only, IPv6 only)."""
+    IPv4 only, IPv6 only).
+
+    With removal grace (:mod:`tagsync.grace`) the prefixes include the CIDRs the tag lost that
+    are still held: ``held`` names them with when their grace ends, and ``held_before`` the
+    ones held for the previous version (incremental outputs start from that allow-list).
+    """
 
     name: str
     change_number: int
     prefixes: list[str]
     v4: list[str]
     v6: list[str]
+    held: tuple[Held, ...] = ()
+    held_before: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> list[str]:
+        """The prefixes the version itself lists (without the held ones)."""
+        if not self.held:
+            return self.prefixes
+        held = {item.cidr for item in self.held}
+        return [prefix for prefix in self.prefixes if prefix not in held]
 
 
 @dataclass(frozen=True)

@@ -164,15 +164,18 @@ def plan(old: Layout, new: Layout) -> Plan:
 
 
 def previous_prefixes(views: Sequence[TagView], changes: ChangeSet) -> list[tuple[str, list[str]]]:
-    """``(tag, sorted prefixes)`` of the previous version, rebuilt from this version and the
-    diff (the previous file itself is not needed)."""
+    """``(tag, sorted prefixes)`` of the previous version's allow-list, rebuilt from this
+    version and the diff (the previous file itself is not needed), with what removal grace
+    held for it: a held prefix is deleted only once its grace has ended."""
     pairs = []
     for view in views:
         change = changes.tags.get(view.name)
-        if change is None:
+        if change is None and view.held_before == tuple(h.cidr for h in view.held):
             pairs.append((view.name, view.prefixes))
             continue
-        old = (set(view.prefixes) - set(change.added)) | set(change.removed)
-        v4, v6 = sorted_families(old)
+        old = set(view.current)
+        if change is not None:
+            old = (old - set(change.added)) | set(change.removed)
+        v4, v6 = sorted_families(old | set(view.held_before))
         pairs.append((view.name, v4 + v6))
     return pairs
