@@ -1,4 +1,9 @@
-"""Shared fixtures: the real published files in ../shared/data and the shipped samples."""
+"""Shared fixtures: the real published files shipped in tests/data (tests/datafiles.py) and the
+shipped samples.
+
+TAGSYNC_NO_SKIPS=1 (set by .ci/run) turns any skipped test into a failed session: a machine
+missing a tool or a data file must not pass quietly.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from datafiles import data_file, data_root
 from typer.testing import CliRunner
 
 if TYPE_CHECKING:
@@ -15,23 +21,33 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
-SHARED_DATA = Path(os.environ.get("TAGSYNC_SHARED_DATA", REPO.parent / "shared" / "data"))
+# The unpacked collection (TAGSYNC_SHARED_DATA=DIR overrides); shared_file() unpacks it.
+SHARED_DATA = data_root()
 SAMPLE_OLD = SAMPLES / "ServiceTags_Public_20250728.sample.json"
 SAMPLE_NEW = SAMPLES / "ServiceTags_Public_20250804.sample.json"
 
 
 def shared_file(relative: str) -> Path:
-    """A real published file from ../shared/data (skip, or fail in CI, when it is absent)."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        if os.environ.get("TAGSYNC_REQUIRE_SHARED_DATA"):
-            pytest.fail(f"{path} is missing: CI needs ../shared/data beside the checkout")
-        pytest.skip(f"{path} not available")
-    return path
+    """A real published file from tests/data; a missing one fails the test (it ships)."""
+    try:
+        return data_file(relative)
+    except (OSError, RuntimeError) as error:
+        pytest.fail(str(error))
 
 
 def public(date: str) -> Path:
     return shared_file(f"servicetags/public/ServiceTags_Public_{date}.json")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not os.environ.get("TAGSYNC_NO_SKIPS") or exitstatus != pytest.ExitCode.OK:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        # -ra already listed the reasons; say why a green run still fails.
+        print(f"\nTAGSYNC_NO_SKIPS: {len(skipped)} test(s) skipped: failing the session")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture
