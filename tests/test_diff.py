@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -89,10 +90,14 @@ def test_cli_json_diff_shape_on_samples(runner: CliRunner, state_dir: Path) -> N
     document = json.loads(result.stdout)
     added, removed = expected_changes(SAMPLE_OLD, SAMPLE_NEW)["AzureAdvancedThreatProtection"]
     old_numbers, new_numbers = change_numbers(SAMPLE_OLD), change_numbers(SAMPLE_NEW)
+    # The new file's name (ServiceTags_Public_20250804...) dates it; deploy-by is a week later.
+    named = dt.datetime.strptime(SAMPLE_NEW.name.split("_")[2][:8], "%Y%m%d").date()
     assert document == {
         "cloud": "Public",
         "old_change_number": json.loads(SAMPLE_OLD.read_bytes())["changeNumber"],
         "new_change_number": json.loads(SAMPLE_NEW.read_bytes())["changeNumber"],
+        "published": {"date": named.isoformat(), "basis": "file-name"},
+        "deploy_by": (named + dt.timedelta(days=7)).isoformat(),
         "tags": {
             "AzureAdvancedThreatProtection": {
                 "old_change_number": old_numbers["AzureAdvancedThreatProtection"],

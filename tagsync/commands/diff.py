@@ -91,7 +91,8 @@ def diff(
         if against is not None:
             raise typer.BadParameter("give either --against or --from-history, not both")
         kept = version_back(session.store(), from_history)
-    new = session.load(url=url, file=file, prefer_snapshot=kept is not None).service_tags
+    loaded = session.load(url=url, file=file, prefer_snapshot=kept is not None)
+    new = loaded.service_tags
     old: ServiceTags | None
     # The two versions share nearly all prefixes: validate the repeats only once.
     trusted = new.distinct_prefixes
@@ -110,6 +111,11 @@ def diff(
         wanted = session.watched(new, tag)
         names = watched_names(old, new, wanted, regions=regions or session.config.regions)
     changes = diff_service_tags(old, new, names)
+    # The new version's publication (deploy-by) and, for the watched tags, the flaps it closes.
+    from tagsync.staging import staged
+
+    store = session.store()
+    changes = staged(store, new, loaded.fetched.source, names or [], changes=changes)[0] or changes
     write_output(render_report(changes, fmt), output)
     changed = changes.changed if text_changes else changes.coverage_changed
     if exit_code and changed:

@@ -26,7 +26,9 @@ from tagsync.commands.common import (
 if TYPE_CHECKING:
     from tagsync.commands.common import Session
     from tagsync.diff import ChangeSet
+    from tagsync.grace import Holds
     from tagsync.model import ServiceTags
+    from tagsync.store import Loaded
 
 FormatsArgument = Annotated[
     list[str],
@@ -105,6 +107,7 @@ def render(
 
             selected = [t.name for t in resolve_tags(new, names, regions=use_regions)]
             changes = diff_service_tags(old, new, selected)
+    holds = _holds(session, loaded, names, use_regions)
     files = render_formats(
         new,
         names,
@@ -114,6 +117,7 @@ def render(
         templates_dir=templates,
         allow_empty=allow_empty,
         regions=use_regions,
+        holds=holds,
     )
     if out == "-":
         if len(files) == 1:
@@ -124,6 +128,21 @@ def render(
     target = Path(out) if out else (session.config.output_dir or default_output_dir())
     write_rendered(files, target)
     note(f"wrote {len(files)} files for changeNumber {new.change_number} to {target}")
+
+
+def _holds(session: Session, loaded: Loaded, names: list[str], regions: bool) -> Holds | None:
+    """What removal grace (history.removal_grace) keeps in the allow-lists, from the history."""
+    from tagsync.grace import grace_setting
+
+    grace = grace_setting(session.config)
+    if grace is None:
+        return None
+    from tagsync.staging import staged
+    from tagsync.tagnames import resolve_tags
+
+    new = loaded.service_tags
+    selected = [t.name for t in resolve_tags(new, names, regions=regions)]
+    return staged(session.store(), new, loaded.fetched.source, selected, grace=grace)[1]
 
 
 def _previous(session: Session, against: Path | None, from_snapshot: bool) -> ServiceTags | None:
