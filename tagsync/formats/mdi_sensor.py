@@ -1,10 +1,11 @@
 """The Microsoft Defender for Identity sensor port profile, rendered for every firewall kind.
 
-Ports and directions follow Microsoft's sensor prerequisites (Defender for Identity
-"required ports" table): SSL TCP 443 to the cloud service, DNS TCP/UDP 53 to the DNS servers,
-Netlogon TCP/UDP 445 to all devices, RADIUS UDP 1813 from the RADIUS servers to the sensor,
-TCP 444 on localhost (sensor service to sensor updater), and for Network Name Resolution
-(NNR) NTLM over RPC TCP 135, NetBIOS UDP 137 and RDP TCP 3389 to all devices.
+Ports and directions come from the profile's port table (``tagsync/ports.py``, which names
+the pages): for sensor v2.x the "Required ports" table of the v2.x prerequisites (SSL TCP 443
+to the cloud service, DNS, Netlogon, RADIUS, localhost TCP 444 and the NNR ports); for sensor
+v3.x only TCP 443 to Defender for Endpoint's tags, as its prerequisites list no ports. The
+address groups stay required for both (``Format.needs`` is one list per format); v3.x uses
+only ``sensors``.
 
 The sensor runs on Windows (domain controllers, AD FS, AD CS), whose Windows Firewall is
 stateful. So the Linux forms (iptables, ip6tables, nftables) are a *gateway* profile: rules
@@ -29,6 +30,7 @@ from tagsync.formats.nftables import BASE_CHAIN_NAMES, NFT_NAME
 from tagsync.formats.paloalto import PaloAltoOptions, group_names, object_name, panos_layout
 from tagsync.formats.settings import RenderSettings
 from tagsync.formats.windows import WindowsOptions, chunks, windows_rules
+from tagsync.ports import PORTS, PortRule
 from tagsync.prefixes import aggregate
 from tagsync.profiles import DEFAULT_PROFILE, PROFILES
 
@@ -63,30 +65,9 @@ class MdiSensorOptions(FormatOptions):
     profile: str = setting(DEFAULT_PROFILE, one_of(*PROFILES))
 
 
-@dataclass(frozen=True, slots=True)
-class PortRule:
-    key: str  # short id used in rule names: letters, digits and "-"
-    label: str
-    protocol: str  # "tcp" or "udp"
-    port: int
-    direction: str  # "out" from the sensor, "in" to the sensor, "local" on loopback
-    peer: str  # "cloud", "localhost" or one of GROUPS
+# The v2.x table, as before profiles (tagsync/ports.py has both profiles).
+PROFILE: tuple[PortRule, ...] = PORTS["mdi-v2"].rules
 
-
-PROFILE: tuple[PortRule, ...] = (
-    PortRule("ssl", "SSL to the Defender for Identity cloud service", "tcp", 443, "out", "cloud"),
-    PortRule("dns-tcp", "DNS to DNS servers", "tcp", 53, "out", "dns_servers"),
-    PortRule("dns-udp", "DNS to DNS servers", "udp", 53, "out", "dns_servers"),
-    PortRule("netlogon-tcp", "Netlogon to all devices", "tcp", 445, "out", "device_subnets"),
-    PortRule("netlogon-udp", "Netlogon to all devices", "udp", 445, "out", "device_subnets"),
-    PortRule("radius", "RADIUS from RADIUS servers", "udp", 1813, "in", "radius_servers"),
-    PortRule("localhost", "Sensor service to sensor updater", "tcp", 444, "local", "localhost"),
-    PortRule("nnr-rpc", "NNR: NTLM over RPC to all devices", "tcp", 135, "out", "device_subnets"),
-    PortRule("nnr-netbios", "NNR: NetBIOS to all devices", "udp", 137, "out", "device_subnets"),
-    PortRule(
-        "nnr-rdp", "NNR: RDP client hello to all devices", "tcp", 3389, "out", "device_subnets"
-    ),
-)
 
 # PAN-OS rules: one per peer group, with the custom services for its ports.
 _PANOS_RULES = (
@@ -115,10 +96,10 @@ def _split(prefixes: Sequence[str]) -> dict[str, list[str]]:
 
 
 def _windows_rules(
-    peers: dict[str, dict[str, list[str]]], group: str, chunk: int
+    rules_in: Sequence[PortRule], peers: dict[str, dict[str, list[str]]], group: str, chunk: int
 ) -> list[dict[str, Any]]:
     rules = []
-    for rule in PROFILE:
+    for rule in rules_in:
         if rule.peer == "cloud":
             continue  # rendered from the tag's prefixes, like the windows format
         if rule.peer == "localhost":
@@ -151,7 +132,9 @@ def mdi_context(
             f"the sensor profile needs {', '.join(f'render.mdi-sensor.{g}' for g in GROUPS)} "
             "in the config file"
         )
-    by_key = {rule.key: rule for rule in PROFILE}
+    ports = PORTS[groups.profile]
+    profile = ports.rules
+    by_key = {rule.key: rule for rule in profile}
     peers = {name: _split(getattr(groups, name)) for name in _GROUP_LABELS}
     panos_groups: dict[str, list[tuple[str, list[str]]]] = {}
     panos_objects: dict[str, str] = {}
@@ -164,7 +147,7 @@ def mdi_context(
         panos_groups[name] = list(zip(names, chunks, strict=True))
     services = {
         rule.key: f"{name_prefix}{rule.protocol}-{rule.port}"
-        for rule in PROFILE
+        for rule in profile
         if rule.peer not in ("cloud", "localhost")
     }
     panos_rules = [
@@ -172,24 +155,28 @@ def mdi_context(
             "name": f"{name_prefix}mdi-{key}",
             "sources": [g for g, _ in panos_groups[source]],
             "destinations": [g for g, _ in panos_groups[destination]],
-            "services": sorted({services[k] for k in keys}),
+            "services": sorted({services[k] for k in keys if k in services}),
         }
         for key, source, destination, keys in _PANOS_RULES
+        if any(k in services for k in keys)  # the profile has ports for this peer group
     ]
     merged = {
         name: {family: aggregate(items) if items else [] for family, items in split.items()}
         for name, split in peers.items()
     }
     return {
-        "rules": PROFILE,
+        "rules": profile,
+        "notes": ports.notes,
+        "doc": ports.doc,
+        "profile": groups.profile,
         "peers_merged": merged,
-        "windows_rules": _windows_rules(peers, groups.windows_group, windows_chunk),
+        "windows_rules": _windows_rules(profile, peers, groups.windows_group, windows_chunk),
         "by_key": by_key,
         "peers": peers,
         "panos_objects": panos_objects,
         "panos_groups": panos_groups,
         "panos_services": sorted(
-            {(services[r.key], r.protocol, r.port) for r in PROFILE if r.key in services}
+            {(services[r.key], r.protocol, r.port) for r in profile if r.key in services}
         ),
         "panos_rules": panos_rules,
         "panos_ssl_rule": f"{name_prefix}mdi-ssl",
