@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from run import Result
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "servicetags" / "public"
 # The pair of case 3 (one week, the target), and the biggest jump between the weekly files
 # (four weeks and two releases apart, 370 -> 372: 310 tags with text changes instead of 54).
 PAIRS = (
@@ -102,9 +101,12 @@ def suite_case(data_dir: Path, repeat: int) -> list[Result]:
 def main() -> None:
     sys.path.insert(0, str(HERE))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None, help="default: tests/data")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    from run import default_data
+
+    args.data = args.data or default_data()
     for row in suite_case(args.data, args.repeat):
         print(row.line(), flush=True)
 

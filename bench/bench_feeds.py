@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from run import Result
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "servicetags" / "public"
 FULL = "ServiceTags_Public_20251006.json"
 COLD_TARGET, UNCHANGED_TARGET = 1.0, 0.3
 
@@ -137,12 +136,15 @@ def suite_case(data_dir: Path, repeat: int, scratch_root: Path | None = None) ->
 def main() -> None:
     sys.path.insert(0, str(HERE))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None, help="default: tests/data")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--scratch", type=Path, default=None, help="write the trees here (e.g. a tmpfs)"
     )
     args = parser.parse_args()
+    from run import default_data
+
+    args.data = args.data or default_data()
     for result in suite_case(args.data, args.repeat, args.scratch):
         print(result.line(), flush=True)
 

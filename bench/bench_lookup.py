@@ -31,10 +31,6 @@ from typing import Any
 from tagsync.lookup import LookupIndex, parse_query
 from tagsync.model import ServiceTags, parse_service_tags
 
-DEFAULT_FILE = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared/data/servicetags/public/ServiceTags_Public_20251006.json"
-)
 SEED = 20251006
 
 
@@ -109,12 +105,15 @@ def index_queries(index: LookupIndex, addresses: list[str]) -> object:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("file", nargs="?", type=Path, default=None, help="default: tests/data")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--sample", type=int, default=200, help="addresses for the baselines")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import FULL, default_data
 
+    args.file = args.file or default_data() / FULL
     data = args.file.read_bytes()
     st = parse_service_tags(data, source=str(args.file))
     prefix_count = sum(len(tag.prefixes) for tag in st.tags.values())

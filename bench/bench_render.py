@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from run import Result
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "servicetags" / "public"
 FULL = "ServiceTags_Public_20251006.json"
 TAG = "AzureCloud"
 # Site values for the formats that need them (mdi-sensor, proxy): render really everything.
@@ -180,10 +179,13 @@ def suite_case(data_dir: Path, repeat: int) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None, help="default: tests/data")
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
+    from run import default_data
+
+    args.data = args.data or default_data()
     for result in suite_case(args.data, args.repeat):
         print(result.line(), flush=True)
 

@@ -2,9 +2,10 @@
 
 Run from the repository root:  python bench/run.py [--repeat N] [--data DIR] [--only CASE...]
 
-Uses the full real files in ../shared/data (no network). Prints one line per case: tagsync's median
-time, the baseline's median in the same run, their ratio and the target. Timings are medians of
-several repetitions after a warm-up; subprocess cases (CLI cold start) time whole processes.
+Uses the full real files shipped in tests/data (no network). Prints one line per case: tagsync's
+median time, the baseline's median in the same run, their ratio and the target. Timings are
+medians of several repetitions after a warm-up; subprocess cases (CLI cold start) time whole
+processes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "servicetags" / "public"
 FULL = "ServiceTags_Public_20251006.json"  # newest full file (LF era)
 PAIR = ("ServiceTags_Public_20250901.json", "ServiceTags_Public_20250908.json")
 LARGEST_TAG = "AzureCloud"
@@ -249,6 +249,14 @@ CASES: dict[str, Callable[[Path, int], list[Result]]] = {
 }
 
 
+def default_data() -> Path:
+    """The real Public versions shipped in tests/data, unpacked on first use (datafiles.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from datafiles import public_dir
+
+    return public_dir()
+
+
 def register_optional_cases() -> None:
     """Cases that live beside this file (render, lookup, feeds, coverage) join the suite when
     present."""
@@ -272,9 +280,10 @@ def main() -> None:
     register_optional_cases()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None, help="default: tests/data")
     parser.add_argument("--only", nargs="*", choices=sorted(CASES), default=None)
     args = parser.parse_args()
+    args.data = args.data or default_data()
     os.environ.setdefault("COLUMNS", "100")
     print(f"{'case':<44} {'tagsync':>12} {'baseline':>12} {'ratio':>8}  target")
     for name in args.only or list(CASES):
