@@ -107,7 +107,7 @@ def test_tags_lists_counts_with_filter(runner: CliRunner, state_dir: Path) -> No
     assert code == 0
     raw = tag_prefixes(SAMPLE_NEW, "AzureAdvancedThreatProtection")
     v4 = sum(1 for p in raw if ":" not in p)
-    assert out == f"AzureAdvancedThreatProtection\t{v4}\t{len(raw) - v4}\n"
+    assert out == f"TAG\tIPV4\tIPV6\nAzureAdvancedThreatProtection\t{v4}\t{len(raw) - v4}\n"
 
 
 def test_reads_snapshot_by_default(runner: CliRunner, state_dir: Path) -> None:

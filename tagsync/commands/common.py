@@ -95,6 +95,9 @@ TagOption = Annotated[
 RegionsFlag = Annotated[
     bool, typer.Option("--regions", help="Add all regional variants (TAG.Region) of each tag")
 ]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="text, or json for scripts", case_sensitive=False)
+]
 LockTimeoutOption = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for another run's state lock")
 ]
@@ -121,6 +124,10 @@ class Session:
         # A bad `history:` section fails every command that uses the state dir, not only the
         # ones that record history: a typo surfaces on the first run, whatever it runs.
         self.history_keep()
+        if self.state_dir.exists() and not self.state_dir.is_dir():
+            from tagsync.errors import LocalError
+
+            raise LocalError(f"{self.state_dir}: the state directory is not a directory")
         store = Store(self.state_dir, self.cloud)
         if writable:
             from tagsync.preflight import writable_dir
@@ -183,6 +190,21 @@ def open_session(
         cloud=get_cloud(cloud or config.cloud),
         state_dir=state_dir or config.state_dir or default_state_dir(),
     )
+
+
+def output_format(value: str, choices: Sequence[str] = ("text", "json")) -> str:
+    """The --format value in lower case, or a usage error listing the choices."""
+    chosen = value.lower()
+    if chosen not in choices:
+        raise typer.BadParameter(f"choose one of {', '.join(choices)}", param_hint="--format")
+    return chosen
+
+
+def to_json(document: object) -> str:
+    """Machine output: indented, keys in a stable order, one trailing newline."""
+    import json
+
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def check_output(output: Path | None, what: str = "output file") -> None:

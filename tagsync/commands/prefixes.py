@@ -11,6 +11,7 @@ from tagsync.commands.common import (
     ConfigOption,
     DownloadFlag,
     FileOption,
+    FormatOption,
     PageUrlOption,
     RegionsFlag,
     StateDirOption,
@@ -18,6 +19,8 @@ from tagsync.commands.common import (
     UrlOption,
     handle_errors,
     open_session,
+    output_format,
+    to_json,
     write_output,
 )
 
@@ -31,6 +34,7 @@ def prefixes(
         bool, typer.Option("--aggregate", help="Merge adjacent and overlapping networks")
     ] = False,
     regions: RegionsFlag = False,
+    fmt: FormatOption = "text",
     cloud: CloudOption = None,
     url: UrlOption = None,
     file: FileOption = None,
@@ -40,6 +44,7 @@ def prefixes(
     config: ConfigOption = None,
 ) -> None:
     """Print the prefixes of one or more tags, one per line, sorted numerically."""
+    fmt = output_format(fmt)
     from tagsync.prefixes import aggregate as merge
     from tagsync.prefixes import select_family, sort_prefixes
     from tagsync.tagnames import resolve_tags
@@ -54,4 +59,15 @@ def prefixes(
         (p for tag in selected for p in tag.prefixes), ipv4=ipv4 or both, ipv6=ipv6 or both
     )
     ordered = merge(result) if aggregate else sort_prefixes(result)
+    if fmt == "json":
+        document = {
+            "cloud": st.cloud,
+            "change_number": st.change_number,
+            "tags": [tag.name for tag in selected],
+            "aggregated": aggregate,
+            "ipv4": [p for p in ordered if ":" not in p],
+            "ipv6": [p for p in ordered if ":" in p],
+        }
+        write_output(to_json(document), None)
+        return
     write_output("".join(f"{p}\n" for p in ordered), None)

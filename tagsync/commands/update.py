@@ -43,28 +43,32 @@ def update(
     lock_timeout: LockTimeoutOption = 120.0,
 ) -> None:
     """Validate a new version and accept it as the snapshot (guards: rollback, mass removal)."""
+    from tagsync.errors import LocalError
     from tagsync.sync import accept_version
 
     session = open_session(config, cloud, state_dir, page_url)
     store = session.store(writable=True)
     loaded = session.load(url=url, file=file)
     with store.locked(lock_timeout):
-        result = accept_version(
-            store,
-            loaded,
-            tags=None if all_tags else session.watched(loaded.service_tags, tag),
-            regions=regions or session.config.regions,
-            allow_rollback=allow_rollback,
-            force=force,
-            max_removal_ratio=session.config.max_removal_ratio,
-            history_keep=session.history_keep(),
-        )
+        try:
+            result = accept_version(
+                store,
+                loaded,
+                tags=None if all_tags else session.watched(loaded.service_tags, tag),
+                regions=regions or session.config.regions,
+                allow_rollback=allow_rollback,
+                force=force,
+                max_removal_ratio=session.config.max_removal_ratio,
+                history_keep=session.history_keep(),
+            )
+        except OSError as exc:
+            # Writes are atomic: the previous snapshot is still the accepted one.
+            raise LocalError.from_os_error(exc, store.root, "write the state directory") from None
     st = loaded.service_tags
     if result.saved:
-        note(
-            f"accepted {st.cloud} changeNumber {st.change_number}: "
-            f"+{result.changes.added_count} -{result.changes.removed_count} in watched tags"
-        )
+        from tagsync.report import totals_text
+
+        note(f"accepted {st.cloud} changeNumber {st.change_number}: {totals_text(result.changes)}")
     else:
         note(f"{st.cloud} changeNumber {st.change_number} is already the accepted snapshot")
     raise typer.Exit(EXIT_OK)

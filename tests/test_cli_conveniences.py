@@ -1,0 +1,126 @@
+"""What users of git, gh and ruff expect of a CLI: -V, completion, -q/-v/--log-format and
+--profile on every command, JSON output, --help without Python types and with the paths."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_NEW
+from typer.testing import CliRunner
+
+from tagsync import __version__
+from tagsync.cli import _COMMANDS, app
+
+COMMANDS = [name for name, _ in _COMMANDS]
+# Commands that read service tags (so take --profile); `formats` only lists formats.
+SESSION_COMMANDS = [name for name in COMMANDS if name != "formats"]
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sample_prefixes(name: str) -> list[str]:
+    document = json.loads(SAMPLE_NEW.read_bytes())
+    tag = next(v for v in document["values"] if v["name"] == name)
+    return list(tag["properties"]["addressPrefixes"])
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version(runner: CliRunner, flag: str) -> None:
+    code, out, _ = run(runner, flag)
+    assert code == 0
+    assert out == f"tagsync {__version__}\n"
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(shell: str) -> None:
+    # The real console entry point, as a user's shell would run it to install completion.
+    result = subprocess.run(
+        [sys.executable, "-m", "tagsync", "--show-completion", shell],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "complete" in result.stdout.lower()
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_takes_quiet_verbose_log_format(runner: CliRunner, command: str) -> None:
+    code, out, _ = run(runner, command, "--help")
+    assert code == 0
+    for flag in ("-q, --quiet", "-v, --verbose", "--log-format"):
+        assert flag in out, (command, flag)
+    assert ("--profile" in out) == (command in SESSION_COMMANDS)
+    # Values are named by what they are, never by a Python type like <list[str]> or <str>.
+    assert not re.search(r"<(str|int|float|path|list\[[a-z]+\])>", out), out
+
+
+def test_root_help_names_the_config_and_state_locations(runner: CliRunner) -> None:
+    from tagsync.config import default_config_path, default_state_dir
+
+    code, out, _ = run(runner, "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    for path in (default_config_path(), default_state_dir()):
+        shown = f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else path
+        assert str(shown) in flat
+
+
+def test_quiet_hides_notes_verbose_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
+    state = ["--state-dir", str(tmp_path / "state")]
+    code, _, err = run(runner, "update", "-f", str(SAMPLE_NEW), *state, "-q")
+    assert code == 0
+    assert err == ""
+    code, _, err = run(runner, "update", "-f", str(SAMPLE_NEW), *state)
+    assert code == 0
+    assert "already the accepted snapshot" in err
+    assert run(runner, "prefixes", *state, "-q", "-v")[0] == 2  # both: a usage error
+
+
+def test_log_format_json_errors_are_json_lines(runner: CliRunner, tmp_path: Path) -> None:
+    code, _, err = run(
+        runner, "prefixes", "NoSuchTag", "-f", str(SAMPLE_NEW), "--log-format", "json"
+    )
+    assert code == 3
+    lines = err.splitlines()
+    assert len(lines) == 1
+    document = json.loads(lines[0])
+    assert document["level"] == "error"
+    assert document["exit_code"] == 3
+    assert "NoSuchTag" in document["message"]
+
+
+def test_tags_json_and_header(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "tags", "threat", "-f", str(SAMPLE_NEW), "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    raw = sample_prefixes("AzureAdvancedThreatProtection")
+    v4 = sum(1 for p in raw if ipaddress.ip_network(p).version == 4)
+    assert [t["name"] for t in document["tags"]] == ["AzureAdvancedThreatProtection"]
+    assert document["tags"][0]["ipv4_prefixes"] == v4
+    assert document["tags"][0]["ipv6_prefixes"] == len(raw) - v4
+    code, out, _ = run(runner, "tags", "threat", "-f", str(SAMPLE_NEW))
+    assert out.splitlines()[0].split("\t") == ["TAG", "IPV4", "IPV6"]
+
+
+def test_prefixes_json(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "prefixes", "-f", str(SAMPLE_NEW), "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    networks = [ipaddress.ip_network(p) for p in sample_prefixes("AzureAdvancedThreatProtection")]
+    ordered = sorted(networks, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
+    assert document["ipv4"] == [str(n) for n in ordered if n.version == 4]
+    assert document["ipv6"] == [str(n) for n in ordered if n.version == 6]
+    assert document["tags"] == ["AzureAdvancedThreatProtection"]
+    assert run(runner, "prefixes", "-f", str(SAMPLE_NEW), "--format", "yaml")[0] == 2
