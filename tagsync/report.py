@@ -33,6 +33,7 @@ __all__ = [
     "to_json",
     "to_markdown",
     "to_text",
+    "totals_text",
 ]
 
 FORMATS = ("text", "json", "markdown")
@@ -107,6 +108,23 @@ def _note_only_tags(changes: ChangeSet) -> list[TagChange]:
 def _cidr_total(sign: str, cidrs: int, addresses: AddressCounts) -> str:
     """A total for people: "+3 CIDRs (40 IPv4 addresses)", or "none"."""
     return f"{sign}{_counted(cidrs, 'CIDR')} ({addresses.text()})" if cidrs else "none"
+
+
+def totals_text(changes: ChangeSet) -> str:
+    """One line for summaries, addresses first: "gained 8 IPv4 addresses in 1 CIDR, lost ...
+    in watched tags (prefix texts +1 -1)"."""
+    parts = [
+        f"{verb} {counts.text()} in {_counted(cidrs, 'CIDR')}"
+        for verb, cidrs, counts in (
+            ("gained", changes.gained_count, changes.gained_addresses),
+            ("lost", changes.lost_count, changes.lost_addresses),
+        )
+        if cidrs
+    ]
+    return (
+        f"{', '.join(parts) or 'no address gained or lost'} in watched tags "
+        f"(prefix texts +{changes.added_count} -{changes.removed_count})"
+    )
 
 
 def _totals_lines(changes: ChangeSet) -> list[str]:
