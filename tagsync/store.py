@@ -110,7 +110,7 @@ class Store:
         except FileNotFoundError:
             return None
         except (ValueError, TypeError, KeyError) as exc:
-            raise DataError(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
+            raise self._damaged(f"{self.meta_path}: damaged snapshot metadata ({exc})") from None
 
     def load_accepted(
         self, trusted_prefixes: frozenset[str] = frozenset(), *, check_all_prefixes: bool = True
@@ -123,17 +123,28 @@ class Store:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise DataError(f"{path}: snapshot data file is missing") from None
-        snapshot = parse_service_tags(
-            data,
-            source=str(path),
-            expected_cloud=self.cloud.file_cloud,
-            trusted_prefixes=trusted_prefixes,
-            check_all_prefixes=check_all_prefixes,
-        )
+            raise self._damaged(f"{path}: snapshot data file is missing") from None
+        try:
+            snapshot = parse_service_tags(
+                data,
+                source=str(path),
+                expected_cloud=self.cloud.file_cloud,
+                trusted_prefixes=trusted_prefixes,
+                check_all_prefixes=check_all_prefixes,
+            )
+        except DataError as exc:
+            raise self._damaged(exc.message) from None
         if snapshot.sha256 != meta.sha256:
-            raise DataError(f"{path}: snapshot data does not match its recorded sha256")
+            raise self._damaged(f"{path}: snapshot data does not match its recorded sha256")
         return Loaded(Fetched(data, meta.source), snapshot)
+
+    def _damaged(self, problem: str) -> DataError:
+        # Without its metadata the store holds no accepted version: the next update accepts
+        # the current one afresh (nothing to compare with, so no rollback or removal guard).
+        return DataError(
+            f"{problem}; the accepted snapshot is damaged: to recover, delete {self.meta_path} "
+            "and run `tagsync update`"
+        )
 
     def load(self, trusted_prefixes: frozenset[str] = frozenset()) -> ServiceTags | None:
         """The accepted version's model, or None before the first accepted version."""
