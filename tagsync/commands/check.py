@@ -57,6 +57,14 @@ def check(
     state_dir: StateDirOption = None,
     config: ConfigOption = None,
     lock_timeout: LockTimeoutOption = 120.0,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--metrics-file",
+            help="Also write Prometheus metrics here after every run, failed or not "
+            "(node_exporter textfile collector: a *.prom file in its directory)",
+        ),
+    ] = None,
 ) -> None:
     """Download, diff the watched tags, render configs, alert on changes, accept the new version.
 
@@ -85,5 +93,23 @@ def check(
         report=report,
         text_changes=text_changes,
     )
-    result = run_check(session.config, session.cloud, session.state_dir, request, log)
-    raise typer.Exit(result.exit_code)
+    if metrics_file is None:
+        raise typer.Exit(
+            run_check(session.config, session.cloud, session.state_dir, request, log).exit_code
+        )
+    from tagsync.commands.common import check_output
+    from tagsync.errors import TagsyncError
+    from tagsync.metrics import record_run
+    from tagsync.store import Store
+
+    check_output(metrics_file, "metrics file")
+    code = 2
+    try:
+        code = run_check(session.config, session.cloud, session.state_dir, request, log).exit_code
+    except TagsyncError as exc:
+        code = exc.exit_code
+        raise
+    finally:
+        store = Store(session.state_dir, session.cloud)
+        record_run(metrics_file, store, list(tag or session.config.tags), code)
+    raise typer.Exit(code)
