@@ -1,8 +1,15 @@
 """Get Service Tags JSON bytes: from the download page, a direct URL or a local file.
 
 Downloads use requests with connect/read timeouts, bounded retries with exponential backoff on
-connection errors, timeouts and 5xx (never on 4xx), TLS verification on, proxies from the
-environment (HTTPS_PROXY, NO_PROXY), a size cap, and a rich progress bar only on a TTY.
+refused connections, timeouts and 5xx (never on 4xx, DNS or TLS verification failures: see
+tagsync.fetch_errors), TLS verification on, proxies from the environment (HTTPS_PROXY,
+NO_PROXY), a size cap, and a rich progress bar only on a TTY. A failure says its cause and
+what to do (tagsync.fetch_errors).
+
+Local sources: ``--file PATH``, ``--file -`` (standard input, shown as ``<stdin>``) and
+``--url file:///PATH`` read the file with the same size cap and validation. A ``--url``
+without a scheme (``samples/x.json``) is refused with a hint to use ``--file``: reading a
+local file because a URL lacks its ``https://`` would hide a typo in a cron job's config.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
 
 from tagsync import __version__
 from tagsync.clouds import Cloud
 from tagsync.config import DownloadSettings
-from tagsync.errors import DataError, DownloadError
+from tagsync.errors import ConfigError, DataError, DownloadError
+from tagsync.fetch_errors import describe_failure, display_url
 
 if TYPE_CHECKING:
     import requests
@@ -31,6 +40,7 @@ __all__ = [
     "download",
     "fetch_service_tags",
     "find_json_link",
+    "local_path",
     "read_file",
 ]
 
@@ -39,6 +49,7 @@ _LINK = re.compile(r"""https?://[^\s"'<>\\]+?/(ServiceTags_[A-Za-z]+_(\d{8})\.js
 # page's own host (a mirror, or the loopback server in tests).
 _TRUSTED_LINK_HOSTS = {"download.microsoft.com"}
 _CHUNK = 64 * 1024
+STDIN = "<stdin>"  # the source name of ``--file -``
 _USER_AGENT = f"tagsync/{__version__} (+service tag firewall sync)"
 
 
@@ -51,22 +62,10 @@ class Fetched:
     url: str = ""  # the final URL as fetched (may carry a token): never printed or stored
 
 
-def display_url(url: str) -> str:
-    """``url`` fit to print and store: user:password@ and the query string (SAS tokens,
-    signatures) are replaced, the rest kept so the message still says which file failed."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    if parts.username or parts.password:
-        netloc = f"***@{netloc}"
-    query = "?***" if parts.query else ""
-    return f"{parts.scheme}://{netloc}{parts.path}{query}"
-
-
 def read_file(path: Path, max_bytes: int) -> Fetched:
-    """Read a local file, refusing anything over the size cap."""
+    """Read a local file (``-``: standard input), refusing anything over the size cap."""
+    if str(path) == "-":
+        return _read_stdin(max_bytes)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -78,6 +77,41 @@ def read_file(path: Path, max_bytes: int) -> Fetched:
         raise DataError(f"{path}: is a directory, expected a JSON file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _read_stdin(max_bytes: int) -> Fetched:
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ConfigError("--file -: standard input is a terminal; pipe the JSON file in")
+    data = sys.stdin.buffer.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DataError(f"{STDIN}: over the {max_bytes}-byte cap")
+    return Fetched(data, STDIN)
+
+
+def local_path(url: str) -> Path | None:
+    """The file a ``file://`` URL names; None for http(s). Anything else is a ConfigError:
+    a path without a scheme gets a hint to use --file instead."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and "://" in url:
+        if not parts.hostname:
+            raise ConfigError(f"--url {display_url(url)}: no host name in the URL")
+        return None
+    if scheme == "file" and url[5:7] == "//":
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"--url {url}: a file URL names a local file (file:///PATH)")
+        return Path(url2pathname(parts.path))
+    if "://" in url:
+        raise ConfigError(
+            f"--url: unsupported scheme {parts.scheme!r:.20}; use https://, http:// or file://"
+        )
+    shown = f"{url!r:.80}"
+    if Path(url).is_file():
+        raise ConfigError(f"--url {shown} is a local file, not a URL: use --file {url}")
+    raise ConfigError(
+        f"--url {shown} is not a URL: add https:// for a web address, or use --file for a "
+        "local file"
+    )
 
 
 def find_json_link(page: str, page_url: str, cloud: Cloud) -> str:
@@ -108,6 +142,10 @@ def find_json_link(page: str, page_url: str, cloud: Cloud) -> str:
 
 class _Retryable(Exception):
     """A failure worth another attempt (connection trouble, timeout, 5xx, cut-off transfer)."""
+
+    def __init__(self, cause: str, hint: str = "") -> None:
+        super().__init__(cause)
+        self.hint = hint
 
 
 @contextmanager
@@ -172,25 +210,15 @@ def _get_once(
                     chunks.append(chunk)
                     tick(len(chunk))
             return b"".join(chunks), response.url
-    except requests.exceptions.SSLError as exc:
-        # Not retried: a bad certificate will not get better in a second.
-        raise DownloadError(f"{shown}: TLS verification failed ({_reason(exc)})") from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise _Retryable(_reason(exc)) from None
     except requests.exceptions.ChunkedEncodingError:
         raise _Retryable("connection closed before the whole body arrived") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        failure = describe_failure(exc, url, settings.connect_timeout)
+        if failure.retry:
+            raise _Retryable(failure.cause, failure.hint) from None
+        raise DownloadError(f"{shown}: {failure.cause}; {failure.hint}") from None
     except requests.exceptions.RequestException as exc:
-        raise DownloadError(f"{shown}: {_reason(exc)}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason: requests nests the interesting part a few levels deep."""
-    name = type(exc).__name__
-    if "timed out" in str(exc).lower() or "Timeout" in name:
-        return "timed out"
-    if "refused" in str(exc).lower():
-        return "connection refused"
-    return name
+        raise DownloadError(f"{shown}: {type(exc).__name__} ({exc!s:.120})") from None
 
 
 def download(
@@ -209,7 +237,7 @@ def download(
     own_session = session is None
     session = session or requests.Session()
     try:
-        last = ""
+        last = _Retryable("")
         for attempt in range(settings.retries + 1):
             if attempt:
                 sleep(settings.backoff * 2 ** (attempt - 1))
@@ -217,10 +245,11 @@ def download(
                 data, final_url = _get_once(session, url, settings, show_progress)
                 return Fetched(data, display_url(final_url), final_url)
             except _Retryable as exc:
-                last = str(exc)
+                last = exc
         tries = settings.retries + 1
+        hint = f"; {last.hint}" if last.hint else ""
         raise DownloadError(
-            f"{display_url(url)}: {last} (gave up after {tries} attempt{'s' * (tries > 1)})"
+            f"{display_url(url)}: {last} (gave up after {tries} attempt{'s' * (tries > 1)}){hint}"
         )
     finally:
         if own_session:
@@ -239,8 +268,16 @@ def fetch_service_tags(
     if file is not None:
         return read_file(file, settings.max_bytes)
     if url is not None:
-        return download(url, settings, show_progress=show_progress)
+        return _get(url, settings, show_progress)
     page_url = settings.page_url or cloud.page_url
-    page = download(page_url, settings, show_progress=False)
+    page = _get(page_url, settings, False)
     link = find_json_link(page.data.decode("utf-8", "replace"), page.url, cloud)
     return download(link, settings, show_progress=show_progress)
+
+
+def _get(url: str, settings: DownloadSettings, show_progress: bool | None) -> Fetched:
+    """Download ``url``, or read the local file a file:// URL names."""
+    path = local_path(url)
+    if path is not None:
+        return read_file(path, settings.max_bytes)
+    return download(url, settings, show_progress=show_progress)
