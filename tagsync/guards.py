@@ -61,4 +61,11 @@ def _loss_text(name: str, change: TagChange) -> str:
         )
         if whole
     )
+    if change.new_change_number is None and change.old_change_number is not None:
+        # The whole tag is gone from the new file: say so, a renamed or withdrawn tag is a
+        # different problem from a shrinking one.
+        return (
+            f"watched tag {name} is not in the new version (all {change.old_count} prefixes, "
+            f"{families} would go)"
+        )
     return f"{name} would lose {len(change.removed)} of {change.old_count} prefixes, {families}"
