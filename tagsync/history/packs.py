@@ -2,7 +2,8 @@
 
 Layout, beside the snapshot (``STATE_DIR/<cloud>/history/``)::
 
-    versions/<seq>.json.gz  one manifest per accepted version (see tagsync.history.manifests)
+    versions/<seq>.json.gz  one manifest per accepted version (see tagsync.history.manifests),
+                            most of them deltas on an older one (tagsync.history.deltas)
     packs/<id>.json.gz      the tag contents new in one accepted version, keyed by content id
 
 A tag's content id is the sha256 of its canonical JSON, so a tag unchanged across weeks is stored
@@ -60,6 +61,8 @@ class History:
         self.packs_dir = root / "packs"
         self._packs: dict[str, dict[str, Any]] = {}
         self._tags: dict[str, Tag] = {}
+        # Versions as last read or written, by seq: the full manifests deltas are based on.
+        self._read: dict[int, VersionInfo] = {}
 
     # --- manifests ----------------------------------------------------------------------------
     def manifest_paths(self) -> list[tuple[int, Path]]:
@@ -82,15 +85,34 @@ class History:
         """The readable kept versions, oldest first, and a problem line per damaged one."""
         versions: list[VersionInfo] = []
         problems: list[str] = []
+        self._read = {}
         for seq, path in self.manifest_paths():
             try:
-                versions.append(parse_manifest(read_gzip_json(path), seq, path))
+                info = parse_manifest(read_gzip_json(path), seq, path, self._read)
             except HistoryDamaged as exc:
                 problems.append(f"{exc.message}; skipped")
+                continue
+            versions.append(info)
+            self._read[seq] = info
         return versions, problems
 
-    def write_manifest(self, info: VersionInfo) -> None:
-        atomic_write_bytes(info.path, manifest_bytes(info))
+    def write_manifest(self, info: VersionInfo, previous: VersionInfo | None = None) -> VersionInfo:
+        """Write ``info``'s manifest, as a delta on the full manifest ``previous`` is (or is
+        based on) when that is worth it, else full. Returns ``info`` as it reads back."""
+        from tagsync.history.deltas import worth_a_delta
+
+        base = previous
+        if previous is not None and previous.base is not None:
+            base = self._read.get(previous.base)
+        if worth_a_delta(info, base):
+            assert base is not None
+            atomic_write_bytes(info.path, manifest_bytes(info, base))
+            written = replace(info, base=base.seq)
+        else:
+            atomic_write_bytes(info.path, manifest_bytes(info))
+            written = replace(info, base=None)
+        self._read[written.seq] = written
+        return written
 
     def delete_manifests(self, paths: Sequence[Path]) -> None:
         for path in paths:

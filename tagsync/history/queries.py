@@ -33,6 +33,8 @@ class TagVersion:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     first: bool  # no earlier kept version to compare with
+    published: str = ""  # ISO date the version was published (see tagsync.published)
+    published_basis: str = ""  # "file-name" or "accepted" (the acceptance day stands in)
 
     @property
     def changed(self) -> bool:
@@ -42,6 +44,8 @@ class TagVersion:
         return {
             "change_number": self.change_number,
             "accepted_at": self.accepted_at,
+            "published": self.published,
+            "published_basis": self.published_basis,
             "present": self.present,
             "tag_change_number": self.tag_change_number,
             "prefix_count": self.prefix_count,
@@ -93,6 +97,8 @@ def tag_history(history: History, name: str) -> TagHistory:
                 added=() if first else tuple(sort_prefixes(current - base)),
                 removed=() if first else tuple(sort_prefixes(base - current)),
                 first=first,
+                published=info.published,
+                published_basis=info.published_basis,
             )
         )
         previous = current

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagsync.errors import ConfigError
@@ -47,13 +48,28 @@ def prune(history: History, keep: int) -> list[str]:
     Returns a problem line per damaged manifest met.
     """
     paths = [path for _, path in history.manifest_paths()]
-    history.delete_manifests(paths[: max(0, len(paths) - keep)])
+    dropped = paths[: max(0, len(paths) - keep)]
+    if dropped:
+        _rebase(history, set(dropped))
+    history.delete_manifests(dropped)
     versions, problems = history.versions()
     _compact(history, versions)
     # Read again: compaction may just have repointed manifests to a new pack.
     kept, _ = history.versions()
     history.delete_packs_except(pack.id for info in kept for pack in info.packs)
     return problems
+
+
+def _rebase(history: History, dropped: set[Path]) -> None:
+    """Rewrite as full every kept delta whose base is about to be deleted (before deleting)."""
+    versions, _ = history.versions()
+    by_seq = {info.seq: info for info in versions}
+    for info in versions:
+        if info.path in dropped or info.base is None:
+            continue
+        base = by_seq.get(info.base)
+        if base is None or base.path in dropped:
+            history.write_manifest(info)
 
 
 def _compact(history: History, versions: list[VersionInfo]) -> None:
@@ -74,17 +90,23 @@ def _compact(history: History, versions: list[VersionInfo]) -> None:
     if not moved:
         return
     new_pack = history.write_pack(moved)
+    current: dict[int, VersionInfo] = {}  # as each version now reads back
     for info in versions:
-        _repoint(history, info, moved, new_pack)
+        base = current.get(info.base) if info.base is not None else None
+        current[info.seq] = _repoint(history, info, moved, new_pack, base)
     # The old packs are now unused: prune deletes them next.
 
 
 def _repoint(
-    history: History, info: VersionInfo, moved: Mapping[str, Any], new_pack: PackRef
-) -> None:
+    history: History,
+    info: VersionInfo,
+    moved: Mapping[str, Any],
+    new_pack: PackRef,
+    base: VersionInfo | None,
+) -> VersionInfo:
     """Rewrite one manifest so the contents in ``moved`` come from ``new_pack``."""
     if not any(oid in moved for oid, _ in info.tags.values()):
-        return
+        return info
     packs: dict[str, PackRef] = {}
     targets: dict[str, PackRef] = {}
     for name, (object_id, pack_index) in info.tags.items():
@@ -93,4 +115,4 @@ def _repoint(
         targets[name] = pack
     index = {pack_id: position for position, pack_id in enumerate(packs)}
     tags = {name: (oid, index[targets[name].id]) for name, (oid, _) in info.tags.items()}
-    history.write_manifest(replace(info, packs=tuple(packs.values()), tags=tags))
+    return history.write_manifest(replace(info, packs=tuple(packs.values()), tags=tags), base)
