@@ -81,10 +81,11 @@ _COMMANDS = (
     ("doctor", doctor.doctor),
     ("check", check.check),
     ("lookup", lookup.lookup),
-    ("history", history.history),
 )
 for _name, _command in _COMMANDS:
     app.command(_name)(_command)
+# A group: `history TAG` (its default command, `show`) and `history import FILE...`.
+app.add_typer(history.app, name="history")
 
 
 def main() -> None:
