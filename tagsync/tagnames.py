@@ -44,7 +44,6 @@ ALIASES: dict[str, str] = {
             "mdi",
             "defenderforidentity",
             "microsoftdefenderforidentity",
-            "azureadvancedthreatprotection",
         ),
         "AzureAdvancedThreatProtection",
     ),
