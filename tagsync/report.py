@@ -248,13 +248,8 @@ def _reaggregation_notes(changes: ChangeSet, limit: int | None) -> list[str]:
 def _flap_lines(changes: ChangeSet) -> list[str]:
     if not changes.flaps:
         return []
-    lines = [
-        "## Flaps",
-        "",
-        "Ranges this version brings back or takes away again within the kept history:",
-        "",
-    ]
-    return [*lines, *(f"- {_cell(flap.text)}" for flap in changes.flaps), ""]
+    intro = "Ranges this version brings back or takes away again within the kept history:"
+    return ["## Flaps", "", intro, "", *(f"- {_cell(flap.text)}" for flap in changes.flaps), ""]
 
 
 def _signed(sign: str, counts: AddressCounts) -> list[str]:
