@@ -24,8 +24,9 @@ from tagsync.formats import (
     proxy,
     windows,
 )
-from tagsync.formats.base import Format, LazyContext, Selection, did_you_mean
+from tagsync.formats.base import Format, LazyContext, Selection
 from tagsync.formats.settings import RenderSettings, UserOptions
+from tagsync.suggest import did_you_mean
 
 __all__ = ["ALL", "BUILTIN", "resolve_formats", "site_neutral", "user_format"]
 
