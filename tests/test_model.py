@@ -110,7 +110,7 @@ def test_truncated_real_file_is_reported_as_truncated() -> None:
 
 
 def test_many_invalid_prefixes_are_summarised_on_one_line() -> None:
-    bad = [f"10.0.0.{i}/8" for i in range(1, 10)]
+    bad: list[object] = [f"10.0.0.{i}/8" for i in range(1, 10)]
     with pytest.raises(DataError, match=r"and 6 more") as info:
         parse_service_tags(doc([tag("A", bad)]))
     assert "\n" not in str(info.value)
@@ -170,3 +170,46 @@ def test_deferred_checks_canonicalise_on_first_read() -> None:
     lazy = parse_service_tags(doc([tag("A", ["2603:0000::/16"])]), check_all_prefixes=False)
     assert lazy.tags["A"].prefixes == ("2603::/16",)
     assert lazy.distinct_prefixes == {"2603::/16"}
+
+
+def test_initials_and_spellings_select_only_a_single_tag() -> None:
+    st = parse_service_tags(
+        doc(
+            [
+                tag("AzureSecurityCenter", ["10.0.0.0/24"]),
+                tag("AzureSpringCloud", ["10.0.1.0/24"]),
+                tag("AzureCosmosDB", ["10.0.2.0/24"]),
+                tag("AzureCosmosDB.WestEurope", ["10.0.2.0/25"]),
+            ]
+        ),
+        source="mini.json",
+    )
+    # ASC is the initials of two tags: not guessed, both suggested.
+    with pytest.raises(UnknownTagError) as info:
+        resolve_tags(st, ["ASC"])
+    assert str(info.value).endswith("did you mean AzureSecurityCenter, AzureSpringCloud?")
+    # A regional variant through another spelling of its base name.
+    [west] = resolve_tags(st, ["Cosmos DB.westeurope"])
+    assert west.name == "AzureCosmosDB.WestEurope"
+    assert [t.name for t in resolve_tags(st, ["cosmos-db"], regions=True)] == [
+        "AzureCosmosDB",
+        "AzureCosmosDB.WestEurope",
+    ]
+
+
+def test_names_equal_but_for_case_are_never_guessed() -> None:
+    st = parse_service_tags(doc([tag("Ab.x", ["10.0.0.0/24"]), tag("AB.x", ["10.0.1.0/24"])]))
+    assert [t.name for t in resolve_tags(st, ["AB.x"])] == ["AB.x"]  # exact wins
+    with pytest.raises(UnknownTagError, match="did you mean"):
+        resolve_tags(st, ["ab.x"])
+
+
+def test_suggestions_ignore_case_and_complete_a_unique_prefix() -> None:
+    from tagsync.suggest import did_you_mean, unknown_keys
+
+    assert did_you_mean("IPTABLE", ["iptables", "nftables"]) == " (did you mean iptables?)"
+    assert did_you_mean("nft", ["iptables", "nftables"]) == " (did you mean nftables?)"
+    assert did_you_mean("zzz", ["iptables", "nftables"]) == ""
+    assert unknown_keys({"tag"}, {"tags", "cloud"}) == (
+        "unknown key 'tag' (did you mean tags?); known keys: cloud, tags"
+    )
