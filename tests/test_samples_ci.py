@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ CRONTAB = SAMPLES / "crontab"
 SERVICE = SAMPLES / "systemd" / "tagsync.service"
 TIMER = SAMPLES / "systemd" / "tagsync.timer"
 CONFIG = SAMPLES / "config.example.yaml"
+VENV_TAGSYNC = "/opt/tagsync/bin/tagsync"
 
 
 # --- GitHub Actions ------------------------------------------------------------------------
@@ -99,12 +101,11 @@ def test_workflow_runs_weekly_and_opens_a_pull_request_on_change() -> None:
         "delete-branch",
         "add-paths",
     }
-    # The PR holds the regenerated configs and the advanced snapshot the next run diffs against.
-    paths = inputs["add-paths"].split()
-    assert any(p.startswith("rendered") for p in paths) and any(
-        p.startswith("state") for p in paths
-    )
-    assert "--state-dir state --out rendered" in script
+    # The PR holds the regenerated configs and the cut-down baseline the next run diffs against,
+    # never the state directory itself (it holds the 4 MB download): that stays in RUNNER_TEMP.
+    assert inputs["add-paths"].split() == ["state/**", "rendered/**"]
+    assert '--state-dir "$state" --out rendered' in script
+    assert 'state="$RUNNER_TEMP/tagsync-state"' in script
 
 
 # --- cron ------------------------------------------------------------------------------------
@@ -113,14 +114,18 @@ _CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\d+(-\d+)?))*")
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 
 
-def test_crontab_line() -> None:
+def _cron_job() -> str:
     jobs = [
         line
         for line in CRONTAB.read_text().splitlines()
         if line.strip() and not line.startswith("#") and not re.match(r"[A-Z_]+=", line)
     ]
     (job,) = jobs
-    fields = job.split(None, 5)
+    return job
+
+
+def test_crontab_line() -> None:
+    fields = _cron_job().split(None, 5)
     for text, (low, high) in zip(fields[:5], _CRON_RANGES, strict=True):
         assert _CRON_FIELD.fullmatch(text), text
         for number in re.findall(r"\d+", text.split("/")[0]):
@@ -130,19 +135,29 @@ def test_crontab_line() -> None:
     # cron runs the command with /bin/sh: it must at least parse.
     run = subprocess.run(["sh", "-n", "-c", command], capture_output=True, timeout=30)
     assert run.returncode == 0, run.stderr
-    assert "PATH=" in CRONTAB.read_text()
+    # cron does not expand variables in its own PATH= lines: the job line sets PATH itself.
+    assert not re.search(r"^PATH=.*\$", CRONTAB.read_text(), re.MULTILINE)
+    assert 'PATH="$HOME/.local/bin:$PATH"' in command
 
 
 # --- systemd ---------------------------------------------------------------------------------
 
 
+def installed_tagsync() -> str:
+    """The tagsync command of the Python running the tests (a venv's bin/ in CI)."""
+    beside = Path(sys.executable).parent / "tagsync"
+    found = str(beside) if beside.exists() else shutil.which("tagsync")
+    assert found is not None
+    return found
+
+
 def _units_for_verify(directory: Path) -> list[Path]:
     """The sample units, with ExecStart pointing at the tagsync installed here (verify checks
-    that the binary exists)."""
-    tagsync = shutil.which("tagsync")
-    assert tagsync is not None
+    that the binary exists); the sample's is a venv in /opt/tagsync."""
     service = directory / SERVICE.name
-    service.write_text(SERVICE.read_text().replace("/usr/local/bin/tagsync", tagsync))
+    text = SERVICE.read_text()
+    assert text.count(VENV_TAGSYNC) == 1
+    service.write_text(text.replace(VENV_TAGSYNC, installed_tagsync()))
     timer = directory / TIMER.name
     timer.write_text(TIMER.read_text())
     return [service, timer]
@@ -174,29 +189,99 @@ def test_systemd_verify_really_catches_mistakes(tmp_path: Path) -> None:
     assert run.returncode != 0 or run.stderr != ""
 
 
+def _directives(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        key, equals, value = line.partition("=")
+        if equals and not line.startswith(("#", ";")):
+            found.setdefault(key.strip(), []).append(value.strip())
+    return found
+
+
 def test_systemd_service_runs_check_and_treats_change_as_success() -> None:
-    service = SERVICE.read_text()
-    (exec_start,) = re.findall(r"^ExecStart=(.+)$", service, re.MULTILINE)
+    service = _directives(SERVICE.read_text())
+    (exec_start,) = service["ExecStart"]
     argv = shlex.split(exec_start)
-    assert argv[1:2] == ["check"] and "--state-dir" in argv and "--out" in argv
-    assert re.search(r"^SuccessExitStatus=1$", service, re.MULTILINE)
-    assert re.search(r"^Type=oneshot$", service, re.MULTILINE)
-    timer = TIMER.read_text()
-    assert re.search(r"^OnCalendar=", timer, re.MULTILINE)
-    assert re.search(r"^Persistent=true$", timer, re.MULTILINE)
+    assert argv[0] == VENV_TAGSYNC and argv[1] == "check"
+    assert service["SuccessExitStatus"] == ["1"] and service["Type"] == ["oneshot"]
+    timer = _directives(TIMER.read_text())
+    assert timer["OnCalendar"] and timer["Persistent"] == ["true"]
+
+
+def test_systemd_service_writes_only_its_state_directory_and_reaches_the_network() -> None:
+    service = _directives(SERVICE.read_text())
+    argv = shlex.split(service["ExecStart"][0])
+    (state,) = service["StateDirectory"]
+    for option in ("--state-dir", "--out"):
+        written = Path(argv[argv.index(option) + 1])
+        assert written.is_relative_to(Path("/var/lib") / state), option
+    assert service["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in service
+    # HTTPS downloads and webhooks, SMTP over IPv4 and IPv6; AF_UNIX for the local resolver.
+    (families,) = service["RestrictAddressFamilies"]
+    assert set(families.split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
+    assert "PrivateNetwork" not in service and "IPAddressDeny" not in service
+    assert service["CapabilityBoundingSet"] == [""]
+
+
+def _security(service: Path, threshold: int) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed")
+    return subprocess.run(
+        [tool, "security", "--offline=yes", f"--threshold={threshold}", "--no-pager", str(service)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_systemd_service_is_hardened(tmp_path: Path) -> None:
+    """`systemd-analyze security` rates the unit's exposure from 0 (locked down) to 10;
+    --threshold is on a 0-100 scale and fails the command above it."""
+    service, _ = _units_for_verify(tmp_path)
+    run = _security(service, threshold=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (score,) = re.findall(rf"Overall exposure level for {SERVICE.name}: (\d+\.\d+)", run.stdout)
+    assert float(score) <= 3.0
+    # The number quoted in the unit's comment is the one systemd-analyze gives.
+    assert f"scores it {score})" in SERVICE.read_text()
+    # The threshold really is applied: one below the score fails.
+    assert _security(service, threshold=int(float(score) * 10) - 1).returncode != 0
 
 
 # --- example config --------------------------------------------------------------------------
 
 
-def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = CONFIG.read_text()
+def uncommented_alerts(text: str) -> str:
+    """The example config with its commented `alerts:` block switched on."""
+    head, marker, block = text.partition("\n# alerts:\n")
+    assert marker
+    lines = [line.removeprefix("# ") if line != "#" else "" for line in block.splitlines()]
+    assert all(line == "" or line.startswith("  ") for line in lines)
+    return head + "\nalerts:\n" + "\n".join(lines) + "\n"
+
+
+def test_example_config_as_shipped_suits_a_user_crontab() -> None:
+    config = load_config(CONFIG, required=True)
+    # No channel until one is configured; state and output in the user's XDG directories.
+    assert config.section("alerts") is None
+    assert config.state_dir is None and config.output_dir is None
+    assert set(check_formats(config)) == set(site_neutral())
+    render_settings(config.section("render"))
+
+
+def test_example_config_alerts_are_valid_once_uncommented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = uncommented_alerts(CONFIG.read_text())
     variables = sorted(set(re.findall(r"(?:url_env|password_env|: )\s*(TAGSYNC_[A-Z_]+)", text)))
     assert {"TAGSYNC_SLACK_URL", "TAGSYNC_SMTP_PASSWORD", "TAGSYNC_TEAMS_URL"} <= set(variables)
     for variable in variables:
         monkeypatch.setenv(variable, f"https://secret.example.test/{variable.lower()}")
-    config = load_config(CONFIG, required=True)
-    channels = load_channels(config.section("alerts"), str(CONFIG))
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    config = load_config(path, required=True)
+    channels = load_channels(config.section("alerts"), str(path))
     assert {type(c).__name__ for c in channels} == {
         "WebhookChannel",
         "SlackChannel",
@@ -205,8 +290,6 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     }
     mail = next(c for c in channels if isinstance(c, MailChannel))
     assert mail.password == "https://secret.example.test/tagsync_smtp_password"
-    assert set(check_formats(config)) == set(site_neutral())
-    render_settings(config.section("render"))
     # Secrets live in the environment, never as literal values in the file.
     assert "hooks.slack.com/services/" not in text.replace(
         "https://hooks.slack.com/services/...", ""
