@@ -1,6 +1,8 @@
-"""Re-create the cut-down sample files from the real published versions in ../shared/data.
+"""Re-create the cut-down sample files from the real published versions shipped in tests/data.
 
-Run from the repository root: ``python samples/make_samples.py [SHARED_DATA_DIR]``.
+Run from the repository root: ``python samples/make_samples.py [DATA_DIR]`` (default: the
+tests/data archive, unpacked by tests/datafiles.py; or an unpacked collection such as
+../shared/data).
 Each sample keeps the top-level keys, the order of tags and the pretty-printing of the original,
 including its CRLF line endings; only the list of tags is cut down.
 """
@@ -28,7 +30,13 @@ SOURCES = {
 
 def main() -> None:
     here = Path(__file__).resolve().parent
-    shared = Path(sys.argv[1]) if len(sys.argv) > 1 else here.parent.parent / "shared" / "data"
+    if len(sys.argv) > 1:
+        shared = Path(sys.argv[1])
+    else:
+        sys.path.insert(0, str(here.parent / "tests"))
+        from datafiles import ensure
+
+        shared = ensure()
     for sample_name, relative in SOURCES.items():
         raw = (shared / "servicetags" / relative).read_bytes()
         document = json.loads(raw)
