@@ -5,6 +5,7 @@ that are not communities at all."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,30 @@ FILES = {
     "usgov": "servicetags/usgov/ServiceTags_AzureGovernment_20251020.json",
     "china": "servicetags/china/ServiceTags_China_20251020.json",
 }
+
+
+class Collected(logging.Handler):
+    """The tagsync logger's records, whatever handlers an earlier CLI run left on it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def warned() -> Iterator[list[str]]:
+    logger = logging.getLogger("tagsync")
+    handler, level = Collected(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def notes(cloud: str, tags: list[str], section: dict[str, Any] | None = None) -> str:
@@ -70,13 +95,10 @@ def test_v3_says_what_the_v3_pages_say(cloud: str) -> None:
     assert "sensor v3.x" in text.splitlines()[6]
 
 
-def test_several_communities_and_other_tags_are_worded_as_such(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_several_communities_and_other_tags_are_worded_as_such(warned: list[str]) -> None:
     chosen = ["12076:5220", "12076:5060"]
-    with caplog.at_level(logging.WARNING, logger="tagsync"):
-        text = notes("public", [AATP, "AzureActiveDirectory"], {"communities": chosen})
-    assert not caplog.records  # both are in Microsoft's table
+    text = notes("public", [AATP, "AzureActiveDirectory"], {"communities": chosen})
+    assert not warned  # both are in Microsoft's table
     assert route_filter_communities(text) == chosen
     assert "the communities\n`12076:5220` (Microsoft Defender for Identity), `12076:5060` " \
         "(Azure Active Directory)" in text  # fmt: skip
@@ -88,19 +110,15 @@ def test_several_communities_and_other_tags_are_worded_as_such(
     assert "are not documented to be the prefixes of `AzureActiveDirectory`" in text
 
 
-def test_unknown_community_warns_one_line(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="tagsync"):
-        text = notes("public", [AATP], {"communities": ["12076:5220", "12076:59999"]})
-    assert [r.getMessage().count("\n") for r in caplog.records] == [0]
-    assert "12076:59999 is not in Microsoft's service-to-BGP-community table" in caplog.text
+def test_unknown_community_warns_one_line(warned: list[str]) -> None:
+    text = notes("public", [AATP], {"communities": ["12076:5220", "12076:59999"]})
+    assert [m.count("\n") for m in warned] == [0]
+    assert "12076:59999 is not in Microsoft's service-to-BGP-community table" in warned[0]
     assert route_filter_communities(text) == ["12076:5220", "12076:59999"]
     assert "`12076:59999` (not in Microsoft's service table)" in text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="tagsync"):
-        text = notes("usgov", [AATP], {"communities": ["12076:5220"]})
-    assert "for the usgov cloud (listed for public: Microsoft Defender for Identity)" in (
-        caplog.text
-    )
+    warned.clear()
+    text = notes("usgov", [AATP], {"communities": ["12076:5220"]})
+    assert "for the usgov cloud (listed for public: Microsoft Defender for Identity)" in warned[0]
     assert "none is\ndocumented for the sensor v2.x in the usgov cloud" in text
 
 

@@ -471,3 +471,18 @@ def test_pac_sends_exactly_the_allowed_hosts_to_the_proxy(profile: str, tmp_path
         **{url: proxy for url in urls_proxy},
         **{url: "DIRECT" for url in urls_direct},
     }
+
+
+def test_cli_workspace_from_the_config_and_a_bad_one(runner: CliRunner, tmp_path: Path) -> None:
+    base = ["render", "proxy", "-f", str(public("20251006")), "--state-dir", str(tmp_path / "s")]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"workspace: {WORKSPACE}\nrender:\n  proxy:\n    host: proxy.example.net\n")
+    result = runner.invoke(app, [*base, "-c", str(config), "--out", "-"])
+    assert result.exit_code == 0, result.stderr
+    assert f"dstdomain {WORKSPACE}sensorapi.atp.azure.com\n" in result.stdout
+    v3 = runner.invoke(app, [*base, "-c", str(config), "--out", "-", "--profile", "mdi-v3"])
+    assert "dstdomain .endpoint.security.microsoft.com\n" in v3.stdout
+    config.write_text("workspace: contoso_corp\n")
+    bad = runner.invoke(app, [*base, "-c", str(config), "--out", "-"])
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1
+    assert f"{config}: workspace 'contoso_corp' is not a DNS label" in bad.stderr
