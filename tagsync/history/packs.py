@@ -96,6 +96,21 @@ class History:
             self._read[seq] = info
         return versions, problems
 
+    def read(self, seq: int, path: Path) -> VersionInfo:
+        """One kept version (and, for a delta, its base) without reading the others: for
+        questions about the newest versions only. Raises HistoryDamaged."""
+        cached = self._read.get(seq)
+        if cached is not None:
+            return cached
+        raw = read_gzip_json(path)
+        base = raw.get("base") if isinstance(raw, dict) else None
+        if type(base) is int and 0 < base < seq and base not in self._read:
+            with suppress(HistoryDamaged):  # a missing base is reported by parse_manifest
+                self.read(base, self.manifest_path(base))
+        info = parse_manifest(raw, seq, path, self._read)
+        self._read[seq] = info
+        return info
+
     def write_manifest(self, info: VersionInfo, previous: VersionInfo | None = None) -> VersionInfo:
         """Write ``info``'s manifest, as a delta on the full manifest ``previous`` is (or is
         based on) when that is worth it, else full. Returns ``info`` as it reads back."""
