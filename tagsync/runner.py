@@ -32,6 +32,7 @@ from tagsync.errors import EXIT_CHANGED, EXIT_OK, AlertError, ConfigError, DataE
 from tagsync.history import keep_setting
 from tagsync.logs import NOTICE, get_logger
 from tagsync.report import fit_markdown, to_text
+from tagsync.status import records_check_result
 from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
 from tagsync.sync import accept, compare_with_snapshot, load_version
 
@@ -195,6 +196,7 @@ def _announce(changes: ChangeSet, log: logging.Logger) -> None:
     )
 
 
+@records_check_result  # last-check.json, for `tagsync status`
 def run_check(
     config: Config,
     cloud: Cloud,
