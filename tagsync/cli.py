@@ -25,6 +25,7 @@ from tagsync.commands import (
     prefixes,
     profiles,
     render,
+    status,
     tags,
     update,
 )
@@ -81,6 +82,7 @@ _COMMANDS = (
     ("doctor", doctor.doctor),
     ("check", check.check),
     ("lookup", lookup.lookup),
+    ("status", status.status),
 )
 for _name, _command in _COMMANDS:
     app.command(_name)(_command)
