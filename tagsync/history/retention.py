@@ -33,9 +33,16 @@ def keep_setting(config: Config) -> int:
         return DEFAULT_KEEP
     if not isinstance(section, dict):
         raise ConfigError(f"{where} must be a mapping like {{keep: {DEFAULT_KEEP}}}")
-    unknown = set(section) - {"keep"}
+    # removal_grace is read by tagsync.grace, beside keep.
+    known = ("keep", "removal_grace")
+    unknown = sorted(map(str, set(section) - set(known)))
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+        from tagsync.suggest import did_you_mean
+
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], known)}; "
+            f"known: {', '.join(known)}"
+        )
     keep = section.get("keep", DEFAULT_KEEP)
     if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= MAX_KEEP:
         raise ConfigError(f"{where}.keep must be a whole number from 0 to {MAX_KEEP}")
