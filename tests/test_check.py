@@ -143,7 +143,8 @@ def snapshot_bytes(state: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(state)): path.read_bytes()
         for path in sorted(state.rglob("*"))
-        if path.is_file() and path.name != ".lock"
+        # last-check.json records every run for `tagsync status`, failed ones included.
+        if path.is_file() and path.name not in (".lock", "last-check.json")
     }
 
 

@@ -135,7 +135,7 @@ def test_config_errors_are_usage_errors(runner: CliRunner, tmp_path: Path) -> No
     config = tmp_path / "c.yaml"
     for text, message in [
         ("cloud: mars\n", "unknown cloud"),
-        ("colud: public\n", "unknown keys colud"),
+        ("colud: public\n", "unknown key 'colud' (did you mean cloud?)"),
         ("tags: [\n", "invalid YAML"),
         ("download:\n  retries: lots\n", "download.retries has the wrong type"),
     ]:

@@ -165,7 +165,7 @@ def test_user_formats_read_their_own_section_and_every_format_setting(tmp_path: 
     assert files == {"mine/list.txt": "hello MY-OUT MY-OUT\n"}
     # The template's deprecated name is answered, with a warning naming the new one.
     assert collect.messages == [
-        "tagsync: warning: template variable options.chain is deprecated: use render.iptables.chain"
+        "template variable options.chain is deprecated: use render.iptables.chain"
     ]
     # Without the user format's name, its section is an unknown key.
     with pytest.raises(ConfigError, match="unknown key 'mine'"):

@@ -58,7 +58,7 @@ LEGACY_SECTIONS = {"mdi_sensor": "mdi-sensor"}
 
 def warn_deprecated(message: str) -> None:
     # Through the tagsync logger: plain on stderr, or JSON under `check --log-format json`.
-    logging.getLogger("tagsync").warning("tagsync: warning: %s", message)
+    logging.getLogger("tagsync").warning("%s", message)
 
 
 @dataclass(frozen=True, slots=True)
