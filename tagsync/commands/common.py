@@ -74,9 +74,17 @@ StateDirOption = Annotated[
         f"{_default_location('state')}]",
     ),
 ]
-UrlOption = Annotated[str | None, typer.Option("--url", help="Download this JSON URL directly")]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Download this JSON URL directly (https://, http://, or file:///PATH for a local "
+        "file)",
+    ),
+]
 FileOption = Annotated[
-    Path | None, typer.Option("--file", "-f", help="Read a local service tags JSON file")
+    Path | None,
+    typer.Option("--file", "-f", help="Read a local service tags JSON file ('-': standard input)"),
 ]
 PageUrlOption = Annotated[
     str | None, typer.Option("--page-url", help="Download page to find the JSON link in")
@@ -169,9 +177,19 @@ class Session:
             snapshot = self.store().load_accepted(check_all_prefixes=check_all)
             if snapshot is not None:
                 return snapshot
-        return load_version(
-            self.cloud, self.config.download, url=url, file=file, check_all_prefixes=check_all
-        )
+        from tagsync.errors import DownloadError
+
+        try:
+            return load_version(
+                self.cloud, self.config.download, url=url, file=file, check_all_prefixes=check_all
+            )
+        except DownloadError as exc:
+            if prefer_snapshot and url is None and file is None:
+                raise DownloadError(
+                    f"{exc.message}; no accepted version in {self.state_dir} yet: run "
+                    "`tagsync update` once online (or with --file)"
+                ) from None
+            raise
 
 
 def open_session(

@@ -114,6 +114,8 @@ def lookup(
         if sys.stdin.isatty():
             raise typer.BadParameter("give addresses, or pipe them in one per line")
         addresses = ["-"]
+    if file is not None and str(file) == "-" and "-" in addresses:
+        raise typer.BadParameter("standard input cannot hold both the file (-f -) and addresses")
     session = open_session(config, cloud, state_dir, page_url)
     # With --tag only those tags are read, so only they need validating.
     loaded = session.load(url=url, file=file, prefer_snapshot=not download, few_tags=bool(tag))
