@@ -37,7 +37,7 @@ def tags_of(path: Path) -> dict[str, list[str]]:
 
 def size(networks: Iterable[Network], version: int) -> int:
     same = [n for n in networks if n.version == version]
-    return sum(n.num_addresses for n in ipaddress.collapse_addresses(same))  # type: ignore[type-var]
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(same))  # type: ignore[type-var, misc]
 
 
 def nets(prefixes: Iterable[str]) -> list[Network]:
