@@ -15,7 +15,7 @@ replaced atomically, so a crash at any moment leaves a complete old or new snaps
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -84,14 +84,26 @@ class Store:
         self.data_dir = self.root / "data"
 
     @contextmanager
-    def locked(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the state lock; wait up to ``timeout`` seconds for another run to finish."""
+    def locked(
+        self,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
+        """Hold the state lock; wait up to ``timeout`` seconds for another run to finish.
+
+        ``on_wait`` is called only when another run holds the lock, before waiting for it.
+        """
         import filelock
 
         self.root.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(self.root / ".lock"))
         try:
-            lock.acquire(timeout=timeout)
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
+                if on_wait is not None:
+                    on_wait()
+                lock.acquire(timeout=timeout)
         except filelock.Timeout:
             raise LockError(
                 f"{self.root}: another tagsync run holds the state lock "
