@@ -30,10 +30,12 @@ __all__ = [
     "publication_text",
     "reaggregation_note",
     "render_report",
+    "tag_version_text",
     "to_json",
     "to_markdown",
     "to_text",
     "totals_text",
+    "version_text",
 ]
 
 FORMATS = ("text", "json", "markdown")
@@ -43,8 +45,25 @@ _SAFE_CODE = re.compile(r"[A-Za-z0-9._:/-]+")
 
 
 def number_text(value: int | None) -> str:
-    """A changeNumber for people: "none" before the first accepted version."""
-    return "none" if value is None else str(value)
+    """A changeNumber for people: "new" where there was none (a first version, a new tag)."""
+    return "new" if value is None else str(value)
+
+
+def version_text(old: int | None, new: int, arrow: str = "->") -> str:
+    """``changeNumber 363 -> 364``, or ``changeNumber 364 (first accepted version)``."""
+    if old is None:
+        return f"changeNumber {new} (first accepted version)"
+    return f"changeNumber {old} {arrow} {new}"
+
+
+def tag_version_text(old: int | None, new: int | None, arrow: str = "->") -> str:
+    """A tag's changeNumbers: ``tag changeNumber 5 -> 6``, ``new tag, changeNumber 1`` or
+    ``tag gone, was changeNumber 5``."""
+    if old is None:
+        return f"new tag, changeNumber {number_text(new)}"
+    if new is None:
+        return f"tag gone, was changeNumber {old}"
+    return f"tag changeNumber {old} {arrow} {new}"
 
 
 def _counted(count: int, noun: str, plural: str = "") -> str:
@@ -139,31 +158,39 @@ def _totals_lines(changes: ChangeSet) -> list[str]:
     ]
 
 
-def to_text(changes: ChangeSet) -> str:
+def _listed(sign: str, cidrs: Sequence[str], limit: int | None) -> list[str]:
+    shown = cidrs if limit is None else cidrs[:limit]
+    lines = [f"  {sign} {cidr}" for cidr in shown]
+    if len(shown) < len(cidrs):
+        lines.append(f"  {sign} ... and {len(cidrs) - len(shown)} more (`tagsync diff` lists all)")
+    return lines
+
+
+def to_text(changes: ChangeSet, *, limit: int | None = None) -> str:
     """Terminal text: totals, then per tag the CIDRs gained (+) and lost (-); a re-aggregated
-    tag gets one line. Prefix texts are counted, not listed (the JSON lists them)."""
-    head = (
-        f"{changes.cloud}: changeNumber {number_text(changes.old_change_number)} -> "
-        f"{changes.new_change_number}"
-    )
+    tag gets one line. Prefix texts are counted, not listed (the JSON lists them).
+
+    ``limit``: list at most this many CIDRs per tag and direction (cron mail, like alerts).
+    """
+    head = f"{changes.cloud}: {version_text(changes.old_change_number, changes.new_change_number)}"
     if not changes.changed:
         return f"{head}: no changes in the compared tags\n"
     lines = [f"{head}: {_counted(len(changes.tags), 'tag')} changed", *_totals_lines(changes)]
     for change in _address_tags(changes):
         lines.append(
-            f"{change.name} (tag changeNumber {number_text(change.old_change_number)} -> "
-            f"{number_text(change.new_change_number)}): {coverage_text(change.coverage)}; "
+            f"{change.name} ({tag_version_text(change.old_change_number, change.new_change_number)}"
+            f"): {coverage_text(change.coverage)}; "
             f"prefix texts +{len(change.added)} -{len(change.removed)} "
             f"({change.old_count} -> {change.new_count})"
         )
-        lines.extend(f"  + {cidr}" for cidr in change.coverage.gained)
-        lines.extend(f"  - {cidr}" for cidr in change.coverage.lost)
+        lines.extend(_listed("+", change.coverage.gained, limit))
+        lines.extend(_listed("-", change.coverage.lost, limit))
         for key in sorted(change.property_changes):
             lines.append(f"  ~ properties {key}: {len(change.property_changes[key])} change(s)")
     for change in _note_only_tags(changes):
         lines.append(
-            f"{change.name} (tag changeNumber {number_text(change.old_change_number)} -> "
-            f"{number_text(change.new_change_number)}): {reaggregation_note(change)}"
+            f"{change.name} ({tag_version_text(change.old_change_number, change.new_change_number)}"
+            f"): {reaggregation_note(change)}"
         )
     if changes.flaps:
         lines.append(f"flaps within the kept history: {_counted(len(changes.flaps), 'range')}")
@@ -338,8 +365,8 @@ def to_markdown(
     ``max_prefixes`` caps each CIDR list and the re-aggregation notes (PR bodies have a size
     limit); ``files`` names the regenerated configs to apply.
     """
-    old, new = number_text(changes.old_change_number), changes.new_change_number
-    lines = [f"## Azure service tags: {_cell(changes.cloud)} changeNumber {old} → {new}", ""]
+    numbers = version_text(changes.old_change_number, changes.new_change_number, "→")
+    lines = [f"## Azure service tags: {_cell(changes.cloud)} {numbers}", ""]
     if not changes.changed:
         return "\n".join([*lines, "No changes in the compared tags.", ""])
     gained = _cidr_total("+", changes.gained_count, changes.gained_addresses)

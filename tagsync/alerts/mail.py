@@ -46,8 +46,7 @@ class MailChannel:
         )
         message = EmailMessage()
         message["Subject"] = (
-            f"{self.subject_prefix} {summary.cloud} changeNumber {summary.change_numbers}: "
-            f"{summary.headline}"
+            f"{self.subject_prefix} {summary.cloud} {summary.change_numbers}: {summary.headline}"
         ).strip()
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)

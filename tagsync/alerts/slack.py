@@ -32,7 +32,7 @@ def _cidr_lines(title: str, shown: Shown) -> list[str]:
 
 def _tag_block(tag: TagSummary) -> dict[str, Any]:
     lines = [
-        f"*{_escape(tag.name)}*: {tag.counts}, tag changeNumber {tag.change_numbers}",
+        f"*{_escape(tag.name)}*: {tag.counts}, {tag.change_numbers}",
         *_cidr_lines("Now reachable", tag.gained),
         *_cidr_lines("No longer reachable", tag.lost),
     ]
@@ -53,7 +53,7 @@ def slack_payload(summary: Summary) -> dict[str, Any]:
                 {"type": "mrkdwn", "text": f"*Cloud*\n{_escape(summary.cloud)}"},
                 {
                     "type": "mrkdwn",
-                    "text": f"*changeNumber*\n{summary.change_numbers}",
+                    "text": f"*Version*\n{summary.change_numbers}",
                 },
                 {"type": "mrkdwn", "text": f"*Tags changed*\n{summary.tag_total}"},
                 {"type": "mrkdwn", "text": f"*Re-aggregated only*\n{summary.reaggregated_total}"},

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from tagsync.coverage import AddressCounts
 from tagsync.diff import ChangeSet, TagChange
-from tagsync.report import coverage_text, deploy_by_text, number_text, reaggregation_note
+from tagsync.report import (
+    coverage_text,
+    deploy_by_text,
+    reaggregation_note,
+    tag_version_text,
+    version_text,
+)
 
 __all__ = [
     "Shown",
@@ -67,7 +73,8 @@ class TagSummary:
 
     @property
     def change_numbers(self) -> str:
-        return f"{number_text(self.old_change_number)} → {number_text(self.new_change_number)}"
+        """``tag changeNumber 5 → 6``, ``new tag, changeNumber 1`` or ``tag gone, was ...``."""
+        return tag_version_text(self.old_change_number, self.new_change_number, "→")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +99,12 @@ class Summary:
 
     @property
     def change_numbers(self) -> str:
-        return f"{number_text(self.old_change_number)} → {self.new_change_number}"
+        """``changeNumber 363 → 364`` or ``changeNumber 364 (first accepted version)``."""
+        return version_text(self.old_change_number, self.new_change_number, "→")
 
     @property
     def title(self) -> str:
-        return f"Azure service tags changed: {self.cloud} changeNumber {self.change_numbers}"
+        return f"Azure service tags changed: {self.cloud} {self.change_numbers}"
 
     @property
     def headline(self) -> str:
@@ -210,7 +218,7 @@ def plain_text(summary: Summary) -> str:
     """A plain-text mail body."""
     lines = [summary.title, summary.headline, summary.reach, ""]
     for tag in summary.tags:
-        lines.append(f"{tag.name} (tag changeNumber {tag.change_numbers}): {tag.counts}")
+        lines.append(f"{tag.name} ({tag.change_numbers}): {tag.counts}")
         for sign, shown in (("+", tag.gained), ("-", tag.lost)):
             lines.extend(f"  {sign} {cidr}" for cidr in shown.items)
             if shown.hidden:
@@ -231,7 +239,7 @@ def markdown_text(summary: Summary) -> str:
     """A Markdown-ish mail alternative: readable as text, renders where Markdown does."""
     lines = [f"# {summary.title}", "", f"**{summary.headline}**", "", summary.reach, ""]
     for tag in summary.tags:
-        numbers = f"tag changeNumber {tag.change_numbers}, {tag.counts}"
+        numbers = f"{tag.change_numbers}, {tag.counts}"
         lines += [f"## `{tag.name}`", "", numbers, ""]
         for title, shown in (("Now reachable", tag.gained), ("No longer reachable", tag.lost)):
             if shown.total:

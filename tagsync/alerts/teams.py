@@ -47,7 +47,7 @@ def _tag_container(tag: TagSummary) -> dict[str, Any]:
             "type": "FactSet",
             "facts": [
                 {"title": "Addresses", "value": tag.counts},
-                {"title": "Tag changeNumber", "value": tag.change_numbers},
+                {"title": "Tag", "value": tag.change_numbers},
             ],
         },
         *_cidr_blocks("Now reachable", tag.gained),
@@ -67,10 +67,7 @@ def adaptive_card(summary: Summary) -> dict[str, Any]:
             "type": "FactSet",
             "facts": [
                 {"title": "Cloud", "value": _escape(summary.cloud)},
-                {
-                    "title": "changeNumber",
-                    "value": summary.change_numbers,
-                },
+                {"title": "Version", "value": summary.change_numbers},
                 {"title": "Now reachable", "value": summary.now_reachable},
                 *(
                     [{"title": "Deploy by", "value": _escape(summary.deploy_by)}]
