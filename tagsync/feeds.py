@@ -32,38 +32,35 @@ import hashlib
 import itertools
 import json
 import operator
-import re
 import socket
 import struct
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from tagsync.errors import DataError
 from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag
 from tagsync.prefixes import merge_family, split_families
+from tagsync.published import Publication
 
 __all__ = [
     "FEED_FORMAT",
     "LIST_NAMES",
+    "LastChange",
     "TagFeed",
     "build_files",
     "check_tag_names",
     "feed_lists",
     "index_bytes",
     "input_key",
-    "publication_date",
 ]
 
-FEED_FORMAT = 1  # bump when the tree's layout or file contents change for the same input
+FEED_FORMAT = 2  # bump when the tree's layout or file contents change for the same input
 LIST_NAMES = ("ipv4.txt", "ipv6.txt", "all.txt")
 CHECKPOINT_NAME = "checkpoint.json"
 # Fixed namespace for the Check Point object ids (uuid5 of cloud/tag): stable across runs.
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "tagsync:feeds:checkpoint-generic-data-center")
-# Microsoft's published file names carry the publication date: ServiceTags_Public_20251006.json.
-_PUBLISHED_NAME = re.compile(r"ServiceTags_[A-Za-z]+_(\d{4})(\d{2})(\d{2})\.json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +72,31 @@ class TagFeed:
     prefixes: int  # prefixes as published
     ipv4: list[str]
     ipv6: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LastChange:
+    """The kept version in which a tag got its current content (see tagsync.feeds_history)."""
+
+    change_number: int  # the file's changeNumber of that version
+    published: Publication | None  # None: an unaccepted file whose name carries no date
+    gained: bool  # the change gained addresses (so firewalls must allow them by deploy-by)
+
+    @property
+    def deploy_by(self) -> str | None:
+        """Publication + 7 days when the change gained addresses and the publication is known."""
+        if self.published is None or not self.gained:
+            return None
+        return self.published.deploy_by.isoformat()
+
+    def to_dict(self) -> dict[str, Any]:
+        published = self.published
+        return {
+            "change_number": self.change_number,
+            "published": published.date.isoformat() if published else None,
+            "published_basis": published.basis if published else None,
+            "gained": self.gained,
+        }
 
 
 # --- names --------------------------------------------------------------------------------
@@ -90,17 +112,6 @@ def check_tag_names(names: Iterable[str], source: str) -> None:
                 f"{source}: tags {other!r} and {name!r} differ only in case; their feed "
                 "directories would collide on a case-insensitive store"
             )
-
-
-def publication_date(source: str) -> str | None:
-    """The publication date in a published file name (``..._YYYYMMDD.json``), else None."""
-    match = _PUBLISHED_NAME.search(source.replace("\\", "/").rsplit("/", 1)[-1])
-    if match is None:
-        return None
-    try:
-        return date(*map(int, match.groups())).isoformat()
-    except ValueError:
-        return None
 
 
 # --- aggregation ----------------------------------------------------------------------------
@@ -234,11 +245,13 @@ def build_files(
     cloud: str,
     feeds: Sequence[TagFeed],
     *,
-    published: str | None,
+    published: Publication | None,
+    last_changes: Mapping[str, LastChange],
     key: str,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Every file of one cloud's tree (path relative to ``<cloud>/`` → bytes) but the page, and
-    the index (also written as ``index.json``; the page is built from it)."""
+    the index (also written as ``index.json``; the page is built from it). ``last_changes``
+    has the tags whose last change the kept history shows; the others get nulls."""
     files: dict[str, bytes] = {}
     tags_index: dict[str, Any] = {}
     for feed in feeds:
@@ -252,6 +265,7 @@ def build_files(
             files[f"{feed.name}/{name}.sha256"] = checksum
             described[f"{name}.sha256"] = _file_info(checksum)
         data = _checkpoint_bytes(cloud, feed, lists["all.txt"])
+        change = last_changes.get(feed.name)
         files[f"{feed.name}/{CHECKPOINT_NAME}"] = data
         described[CHECKPOINT_NAME] = _file_info(data, len(lists["all.txt"]))
         tags_index[feed.name] = {
@@ -260,8 +274,8 @@ def build_files(
             "ipv4": len(feed.ipv4),
             "ipv6": len(feed.ipv6),
             "all": len(feed.ipv4) + len(feed.ipv6),
-            # Filled in by the coverage/publication-date feature once it lands; null until then.
-            "deploy_by": None,
+            "last_change": change.to_dict() if change else None,
+            "deploy_by": change.deploy_by if change else None,
             "files": {
                 name: {"path": f"{feed.name}/{name}", **info} for name, info in described.items()
             },
@@ -271,7 +285,8 @@ def build_files(
         "cloud": cloud,
         "file_cloud": service_tags.cloud,
         "change_number": service_tags.change_number,
-        "publication_date": published,
+        "publication_date": published.date.isoformat() if published else None,
+        "publication_basis": published.basis if published else None,
         "source_sha256": service_tags.sha256,
         "input_key": key,
         "tag_count": len(tags_index),

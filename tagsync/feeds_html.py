@@ -1,5 +1,9 @@
-"""The feed tree's ``index.html``: every feed with its counts and last change, and per watched tag
-a small inline SVG chart of its entry count over the kept history.
+"""The feed tree's ``index.html``: every feed with its counts, last change and deploy-by date, and
+per watched tag a small inline SVG chart of its entry count over the kept history.
+
+Deploy-by is the first day Microsoft may use the addresses a tag's last change gained: that
+version's publication + 7 days (tagsync.published). An asterisk marks a date counted from the
+day the file was accepted, because its name carried no publication date.
 
 Static HTML and SVG only (no script), so it reads the same in a text browser, a locked-down
 admin workstation or a headless check. Every value is HTML-escaped, tag names included although
@@ -83,12 +87,37 @@ def _trend(name: str, trend: TagTrend) -> str:
     )
 
 
+_ACCEPTED_MARK = (
+    '<abbr class="accepted" title="counted from the day the file was accepted: '
+    'its name carried no publication date">*</abbr>'
+)
+
+
+def _day(day: object, basis: object) -> str:
+    mark = _ACCEPTED_MARK if basis == "accepted" else ""
+    return f'<time datetime="{escape(str(day))}">{escape(str(day))}</time>{mark}'
+
+
 def _last_change(entry: Mapping[str, Any], trend: TagTrend | None) -> str:
     text = f"changeNumber {int(entry['change_number'])}"
+    change = entry.get("last_change")
+    if isinstance(change, Mapping):
+        if change.get("published"):
+            return f"{text}, since {_day(change['published'], change.get('published_basis'))}"
+        return f"{text}, since this file"
     if trend is None:
         return text
     since = ("&le; " if trend.since_oldest_kept else "") + escape(trend.since)
     return f"{text}, since {since}"
+
+
+def _deploy_by(entry: Mapping[str, Any]) -> str:
+    deploy_by = entry.get("deploy_by")
+    if not deploy_by:
+        return "&mdash;"
+    change = entry.get("last_change")
+    basis = change.get("published_basis") if isinstance(change, Mapping) else None
+    return _day(deploy_by, basis)
 
 
 def _row(name: str, entry: Mapping[str, Any], trend: TagTrend | None) -> str:
@@ -102,7 +131,6 @@ def _row(name: str, entry: Mapping[str, Any], trend: TagTrend | None) -> str:
             ("checkpoint.json", "Check&nbsp;Point"),
         )
     )
-    deploy_by = entry.get("deploy_by")
     return (
         f'<tr data-tag="{tag}"><td class="tag">{tag}</td>'
         f'<td class="n ipv4">{_number(int(entry["ipv4"]))}</td>'
@@ -110,7 +138,7 @@ def _row(name: str, entry: Mapping[str, Any], trend: TagTrend | None) -> str:
         f'<td class="n all">{_number(int(entry["all"]))}</td>'
         f'<td class="n published">{_number(int(entry["published_prefixes"]))}</td>'
         f'<td class="last-change">{_last_change(entry, trend)}</td>'
-        f'<td class="deploy-by">{escape(str(deploy_by)) if deploy_by else "&mdash;"}</td>'
+        f'<td class="deploy-by">{_deploy_by(entry)}</td>'
         f"<td>{links}</td></tr>"
     )
 
@@ -119,6 +147,7 @@ def render_page(index: Mapping[str, Any], trends: Mapping[str, TagTrend]) -> byt
     """``index.html`` for one cloud's tree, from its index and the watched tags' trends."""
     cloud = escape(str(index["cloud"]))
     published = index.get("publication_date")
+    shown = _day(published, index.get("publication_basis")) if published else "unknown"
     tags: Mapping[str, Any] = index["tags"]
     head = (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -126,12 +155,14 @@ def render_page(index: Mapping[str, Any], trends: Mapping[str, TagTrend]) -> byt
         f"<title>Azure service tag feeds: {cloud}</title><style>{_STYLE}</style></head><body>\n"
         f"<h1>Azure service tag feeds: {cloud}</h1>\n"
         f'<p id="version">changeNumber <b id="change-number">{int(index["change_number"])}</b>'
-        f', published <b id="published">{escape(str(published)) if published else "unknown"}'
-        f'</b>, <span id="tag-count">{len(tags)}</span> feeds. '
+        f', published <b id="published">{shown}</b>, '
+        f'<span id="tag-count">{len(tags)}</span> feeds. '
         f'<a href="index.json">index.json</a> lists every file with its sha256.</p>\n'
         '<p class="muted">Entries are aggregated CIDRs (what feed limits count). Each list has '
-        "a <code>.sha256</code> beside it. Deploy-by dates appear once the coverage and "
-        "publication-date feature lands.</p>\n"
+        "a <code>.sha256</code> beside it. <b>Deploy by</b>: when the tag&rsquo;s last change "
+        "gained addresses, the first day Microsoft may use them (publication + 7 days); "
+        "&lsquo;*&rsquo;: counted from the day the file was accepted, as its name carried no "
+        "date; &mdash;: the last change gained nothing, or is older than the kept history.</p>\n"
     )
     watched = "".join(_trend(name, trend) for name, trend in trends.items())
     section = f'<h2>Watched tags</h2>\n<div id="trends">{watched}</div>\n' if watched else ""

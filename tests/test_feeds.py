@@ -23,7 +23,6 @@ from conftest import SAMPLE_NEW, public
 from typer.testing import CliRunner
 
 from tagsync.cli import app
-from tagsync.feeds import publication_date
 from tagsync.feeds_history import Point, TagTrend
 from tagsync.feeds_html import render_page
 
@@ -68,7 +67,7 @@ def check_tag_dir(tree: Path, name: str, prefixes: list[str], entry: dict[str, A
     assert all(str(ipaddress.ip_network(x)) == x for x in lines(folder / "all.txt"))
     assert (entry["ipv4"], entry["ipv6"], entry["all"]) == (len(v4), len(v6), len(v4) + len(v6))
     assert entry["published_prefixes"] == len(prefixes)
-    assert entry["deploy_by"] is None  # filled by the coverage feature once it lands
+    assert entry["deploy_by"] is None and entry["last_change"] is None  # no kept history
     for file_name, info in entry["files"].items():
         data = (tree / info["path"]).read_bytes()
         assert info["path"] == f"{name}/{file_name}"
@@ -97,7 +96,7 @@ def test_all_tags_tree_matches_ipaddress(runner: CliRunner, tmp_path: Path) -> N
     tags = published_tags(source)
     assert list(index["tags"]) == list(tags) and index["tag_count"] == len(tags) > 3000
     assert index["change_number"] == json.loads(source.read_bytes())["changeNumber"]
-    assert index["publication_date"] == "2025-10-06"
+    assert (index["publication_date"], index["publication_basis"]) == ("2025-10-06", "file-name")
     assert index["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     for name, prefixes in tags.items():
         check_tag_dir(tree, name, prefixes, index["tags"][name])
@@ -258,13 +257,6 @@ def test_unknown_tag_fails_with_hint(runner: CliRunner, tmp_path: Path) -> None:
     assert code == 3 and "did you mean" in err
 
 
-def test_publication_date() -> None:
-    assert publication_date("/x/ServiceTags_Public_20251006.json") == "2025-10-06"
-    assert publication_date("https://h/p/ServiceTags_China_20250728.json") == "2025-07-28"
-    assert publication_date("ServiceTags_Public_20251399.json") is None
-    assert publication_date("ServiceTags_Public.json") is None
-
-
 class _Page(HTMLParser):
     """Rows of the feeds table and the watched tags' trend tables, as text."""
 
@@ -358,11 +350,12 @@ def test_history_chart_over_kept_versions(runner: CliRunner, tmp_path: Path) -> 
     page = parse_page((out / "public" / "index.html").read_text())
     assert [row[0] for row in page.trends["Grafana"]][-1] == "2025-10-06"
     assert len(page.trends["Grafana"]) == len(dates) + 1
-    # A file that is not the snapshot adds its own point after the kept ones.
+    # An older kept version rendered again: the chart ends at that version, as it was then.
     code, _ = feeds(runner, out, state, "--tag", "Grafana", "--file", str(public("20250901")))
     page = parse_page((out / "public" / "index.html").read_text())
-    assert code == 0 and [r[0] for r in page.trends["Grafana"]][-1] == "2025-09-01"
-    assert len(page.trends["Grafana"]) == len(dates) + 2
+    assert code == 0 and [r[0] for r in page.trends["Grafana"]] == [
+        f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in dates[:3]
+    ]
 
 
 def test_no_history_charts_one_point(runner: CliRunner, tmp_path: Path) -> None:
@@ -370,7 +363,8 @@ def test_no_history_charts_one_point(runner: CliRunner, tmp_path: Path) -> None:
     page = parse_page((tmp_path / "o" / "public" / "index.html").read_text())
     assert code == 0 and page.circles == 1
     (rows,) = page.trends.values()
-    assert len(rows) == 1 and rows[0][0] == "current"  # sample name carries no date
+    # The sample's name carries its version's date (ServiceTags_Public_20250804.sample.json).
+    assert len(rows) == 1 and rows[0][0] == "2025-08-04"
 
 
 def test_page_escapes_everything() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import public
 from test_feeds import expected_lists, number, parse_page, published_tags
+from test_feeds_deploy import day, deploy_by, expected_changes, properties
 from typer.testing import CliRunner
 
 from tagsync.cli import app
@@ -234,6 +235,16 @@ def test_index_page_in_headless_chromium(served: Served, tmp_path: Path) -> None
         shown = [number(row[k]) for k in ("ipv4", "ipv6", "all")]
         assert shown == [entry["ipv4"], entry["ipv6"], entry["all"]]
         assert shown == [len(v4), len(v6), len(v4) + len(v6)], name
+    # Deploy-by as Chromium shows it, against index.json and the published files.
+    changes = expected_changes(
+        [(properties(public(d)), day(d), json.loads(public(d).read_bytes())["changeNumber"])
+         for d in dates]
+    )  # fmt: skip
+    for name, row in page.rows.items():
+        entry = index["tags"][name]
+        assert entry["deploy_by"] == deploy_by(changes[name]), name
+        assert row["deploy-by"] == (entry["deploy_by"] or "\u2014"), name
+    assert sum(1 for e in index["tags"].values() if e["deploy_by"]) > 20
     assert set(page.trends) == set(WATCHED)
     for name in WATCHED:
         expected = []

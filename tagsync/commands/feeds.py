@@ -117,15 +117,8 @@ def feeds(
 ) -> None:
     """Write feeds for firewalls that poll a URL: CIDR lists, checksums, Check Point JSON."""
     from tagsync import __version__
-    from tagsync.feeds import (
-        build_files,
-        check_tag_names,
-        feed_lists,
-        index_bytes,
-        input_key,
-        publication_date,
-    )
-    from tagsync.feeds_history import history_fingerprint, tag_trends
+    from tagsync.feeds import build_files, check_tag_names, feed_lists, index_bytes, input_key
+    from tagsync.feeds_history import history_fingerprint, kept_history, publication_of_source
     from tagsync.feeds_html import render_page
     from tagsync.feeds_tree import FeedTree, listed_digests
     from tagsync.tagnames import resolve_tags
@@ -135,9 +128,11 @@ def feeds(
     names = list(tag or session.config.tags)
     use_regions = regions or session.config.regions
     store = session.store()
-    published = publication_date(source.name)
+    meta = store.meta()
+    published = publication_of_source(source.name, meta, source.sha256)
     # Everything the tree depends on, known before the parse: the file's bytes decide which
-    # tags the requested names resolve to.
+    # tags the requested names resolve to; the history (and the snapshot record) which
+    # version last changed each tag and when it was published.
     key = input_key(
         {
             "tagsync": __version__,
@@ -146,7 +141,7 @@ def feeds(
             "all_tags": all_tags,
             "names": names,
             "regions": use_regions,
-            "published": published,
+            "published": [published.date.isoformat(), published.basis] if published else None,
             "history": history_fingerprint(store),
         }
     )
@@ -165,11 +160,16 @@ def feeds(
             [service_tags.tags[name] for name in selected],
             service_tags.distinct_prefixes if all_tags else None,
         )
+        kept = kept_history(store, service_tags, published)
         files, index = build_files(
-            service_tags, session.cloud.name, lists, published=published, key=key
+            service_tags,
+            session.cloud.name,
+            lists,
+            published=kept.published,
+            last_changes=kept.last_changes(selected),
+            key=key,
         )
-        by_name = {feed.name: feed for feed in lists}
-        trends = tag_trends(store, service_tags, by_name, watched, published or "current")
+        trends = kept.trends({feed.name: feed for feed in lists}, watched)
         files["index.json"] = index_bytes(index)
         files["index.html"] = render_page(index, trends)
         result = tree.publish(files, tree.previous_index(), listed_digests(index))
