@@ -2,9 +2,9 @@
 
 A run that renders configs, writes a report and accepts a snapshot must not fail half-way for
 a path mistake: ``check --report /nonexistent/x.md`` used to move the configs into place and
-only then fail. Each check creates missing directories (as the write itself would), then proves
-the directory writable by creating and removing a temporary file in it, which also catches
-read-only mounts and a full disk where ``os.access`` would say yes.
+only then fail. Each check proves the directory (or, when it does not exist yet, the nearest
+existing parent the write would create it in) writable by creating and removing a temporary
+file, which also catches read-only mounts and a full disk where ``os.access`` would say yes.
 """
 
 from __future__ import annotations
@@ -18,14 +18,25 @@ from tagsync.errors import LocalError
 __all__ = ["writable_dir", "writable_file"]
 
 
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
 def writable_dir(path: Path, what: str) -> Path:
-    """``path`` as a directory tagsync can write in (created if missing), or a LocalError."""
-    if path.exists() and not path.is_dir():
-        raise LocalError(f"{path}: {what} is not a directory")
+    """``path`` as a directory tagsync can write in, or a LocalError. A missing directory is
+    not created here (a refused run changes nothing): its nearest existing ancestor must be a
+    directory tagsync can create it in."""
+    target = _existing_ancestor(path)
+    if target == path and not path.is_dir():
+        raise LocalError(f"{path}: the {what} is not a directory")
+    if not target.is_dir():
+        raise LocalError(f"{path}: cannot create the {what}: {target} is not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        # A small real write: a full disk or a read-only bind mount fails here, not mid-run.
-        descriptor, probe = tempfile.mkstemp(prefix=".tagsync-probe-", dir=path)
+        # A small real write: a full disk or a read-only mount fails here, not mid-run.
+        descriptor, probe = tempfile.mkstemp(prefix=".tagsync-probe-", dir=target)
         try:
             os.write(descriptor, b"probe\n")
             os.fsync(descriptor)

@@ -12,32 +12,38 @@ The order is what makes a run safe to repeat from cron:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import stat
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagsync.alerts import load_channels, send_alerts
-from tagsync.atomic import atomic_write_bytes, fsync_directory, stage_beside
+from tagsync.atomic import atomic_write_bytes
 from tagsync.clouds import Cloud
 from tagsync.config import Config, default_output_dir
 from tagsync.diff import ChangeSet
-from tagsync.errors import EXIT_CHANGED, EXIT_OK, AlertError, ConfigError, DataError
+from tagsync.errors import (
+    EXIT_CHANGED,
+    EXIT_OK,
+    AlertError,
+    ConfigError,
+    GuardError,
+    LocalError,
+)
 from tagsync.history import keep_setting
-from tagsync.logs import NOTICE, get_logger
-from tagsync.report import fit_markdown, to_text
+from tagsync.logs import NOTICE, REPORT_FIELD, get_logger
+from tagsync.publish import publish
+from tagsync.report import to_text
+from tagsync.report_markdown import fit_markdown
 from tagsync.status import records_check_result
 from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
 from tagsync.sync import accept, compare_with_snapshot, load_version
 
 if TYPE_CHECKING:
     from tagsync.grace import Holds
+    from tagsync.model import ServiceTags
 
 __all__ = ["CheckRequest", "CheckResult", "check_formats", "publish", "run_check"]
 
@@ -107,46 +113,6 @@ def check_formats(config: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(raw))
 
 
-def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> list[str]:
-    """Put rendered ``files`` into ``out_dir`` without ever leaving a half-updated set behind.
-
-    Files are written by the renderer into a private temporary directory, then each changed one
-    is copied to a temp file beside its target, and only when every copy succeeded are they
-    renamed into place. Unchanged files are left alone (stable mtimes, no churn in a git
-    checkout); files not rendered this time are never deleted. Returns the paths rewritten.
-    """
-    from tagsync.render import write_rendered
-
-    staged: list[tuple[Path, Path]] = []
-    changed: list[str] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="tagsync-render-") as private:
-            write_rendered(dict(files), Path(private))
-            for relative in sorted(files):
-                source, target = Path(private) / relative, out_dir / relative
-                data = source.read_bytes()
-                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-                    if target.read_bytes() == data:
-                        continue
-                mode = stat.S_IMODE(source.stat().st_mode)
-                staged.append((stage_beside(target, data, mode=mode), target))
-                changed.append(relative)
-        for temp, target in staged:
-            os.replace(temp, target)
-    except OSError as exc:
-        where = exc.filename or out_dir
-        raise DataError(f"{where}: cannot write the rendered configs ({exc.strerror})") from None
-    finally:
-        for temp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-    for directory in sorted({target.parent for _, target in staged}):
-        fsync_directory(directory)
-    if changed:
-        log.info("updated %d file(s) in %s", len(changed), out_dir, extra={"files": changed})
-    return changed
-
-
 def _render(
     loaded: Loaded,
     names: Sequence[str],
@@ -164,20 +130,23 @@ def _render(
         present,
         formats,
         settings=render_settings(config.section("render")),
-        # Without a change the incremental PAN-OS commands of the last change stay in place.
+        # Without a change there are no incremental commands: publish removes the last ones.
         changes=changes if changes.changed else None,
         allow_empty=allow_empty,
         holds=holds,
     )
 
 
-def _announce(changes: ChangeSet, log: logging.Logger) -> None:
+def _announce(changes: ChangeSet, log: logging.Logger, limit: int) -> None:
+    """The change report: stdout in text format (cut like the alerts: cron mails it), one
+    JSON object with the whole diff on stderr in JSON format."""
     gained, lost = changes.gained_addresses, changes.lost_addresses
     deploy_by = changes.deploy_by
     log.log(
         NOTICE,
-        to_text(changes).rstrip("\n"),
+        to_text(changes, limit=limit).rstrip("\n"),
         extra={
+            REPORT_FIELD: True,
             "event": "changed",
             "cloud": changes.cloud,
             "old_change_number": changes.old_change_number,
@@ -194,6 +163,41 @@ def _announce(changes: ChangeSet, log: logging.Logger) -> None:
             "diff": changes.to_dict(),
         },
     )
+
+
+def _preflight(store: Store, out_dir: Path, report: Path | None) -> None:
+    from tagsync.preflight import writable_dir, writable_file
+
+    if store.root.parent.exists() and not store.root.parent.is_dir():
+        raise LocalError(f"{store.root.parent}: the state directory is not a directory")
+    writable_dir(store.root, "state directory")
+    writable_dir(out_dir, "output directory")
+    if report is not None:
+        writable_file(report, "report file")
+
+
+def _check_vanished(names: Sequence[str], new: ServiceTags, log: logging.Logger) -> None:
+    """Watched tags missing from the new version (accepted with --force): name them; with
+    none left there is nothing to render, which is a data problem, not a usage error."""
+    gone = [name for name in names if name not in new.tags]
+    if not gone:
+        return
+    if len(gone) == len(names):
+        raise GuardError(
+            f"{new.source}: none of the watched tags is in the new version "
+            f"({', '.join(gone)}); nothing to render: check tags: in the config"
+        )
+    log.warning(
+        "watched tag(s) not in the new version, left out of the configs: %s",
+        ", ".join(gone),
+        extra={"event": "vanished", "tags": gone},
+    )
+
+
+def _report_limit(channels: Sequence[Any], default: int = 20) -> int:
+    """How many CIDRs per tag the run's own report lists: as many as the alerts show."""
+    limits = (getattr(getattr(c, "settings", None), "max_prefixes", default) for c in channels)
+    return max(limits, default=default)
 
 
 @records_check_result  # last-check.json, for `tagsync status`
@@ -222,9 +226,14 @@ def run_check(
 
     grace = grace_setting(config)
     store = Store(state_dir, cloud)
+    # Every place this run writes is checked before the first write (and the download): a
+    # mistyped --report must not fail after the configs were already replaced.
+    _preflight(store, out_dir, request.report)
 
-    log.debug("waiting for the state lock in %s", store.root)
-    with store.locked(request.lock_timeout):
+    def waiting() -> None:
+        log.info("another run holds the state lock in %s: waiting", store.root)
+
+    with store.locked(request.lock_timeout, on_wait=waiting):
         loaded = load_version(
             cloud, config.download, url=request.url, file=request.file, show_progress=False
         )
@@ -246,6 +255,7 @@ def run_check(
             max_removal_ratio=config.max_removal_ratio,
         )
         names, changes = candidate.names or [], candidate.changes
+        _check_vanished(names, new, log)
         # The new version's publication (deploy-by), the flaps it closes, and what removal
         # grace keeps in the allow-lists, all from the kept history.
         from tagsync.staging import staged
@@ -276,18 +286,27 @@ def run_check(
                 extra={"event": "reaggregated", "tags": list(changes.reaggregated)},
             )
         elif alerting:
-            _announce(changes, log)
+            _announce(changes, log, _report_limit(channels))
             if request.report is not None:
                 report = fit_markdown(changes, REPORT_MAX_CHARS, files=sorted(files))
                 try:
                     atomic_write_bytes(request.report, report.encode("utf-8"))
                 except OSError as exc:
-                    raise DataError(f"{request.report}: cannot write ({exc.strerror})") from None
+                    raise LocalError.from_os_error(
+                        exc, request.report, "write the report"
+                    ) from None
+            if not channels:
+                log.log(
+                    NOTICE,
+                    "no alert channel configured (alerts: in the config): no alert sent",
+                    extra={"event": "no_alert_channel"},
+                )
             failures = send_alerts(channels, changes, log)
             if failures:
+                # Each failure was logged as it happened; the summary only counts them.
                 raise AlertError(
-                    f"{len(failures)} of {len(channels)} alert channel(s) failed "
-                    f"({'; '.join(failures)}); snapshot not advanced, the next run alerts again"
+                    f"{len(failures)} of {len(channels)} alert channel(s) failed (see above); "
+                    "snapshot not advanced, the next run alerts again"
                 )
         else:
             log.info("no change in the watched tags", extra={"event": "unchanged"})

@@ -30,6 +30,7 @@ from tagsync.cli import app
 from tagsync.config import load_config
 from tagsync.errors import ConfigError
 from tagsync.formats.registry import site_neutral
+from tagsync.publish import PUBLISHED_LIST
 from tagsync.runner import check_formats
 
 SITE_NEUTRAL_FORMATS = site_neutral()
@@ -152,7 +153,7 @@ def tree(directory: Path) -> dict[str, bytes]:
     return {
         path.relative_to(directory).as_posix(): path.read_bytes()
         for path in sorted(directory.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.name != PUBLISHED_LIST
     }
 
 
@@ -200,11 +201,12 @@ def test_end_to_end_alerts_renders_and_accepts(
     assert all(f"  + {p}\n" in text for p in added)
     assert all(f"  - {p}\n" in text for p in removed)
 
-    # Quiet for cron, but the change itself is on stderr; the secret never is.
-    assert stdout == ""
-    assert f"changeNumber {old_number} -> {new_number}" in stderr
-    assert all(p in stderr for p in added | removed)
-    assert SECRET not in stderr
+    # Quiet for cron: the change report itself is the output (stdout), nothing on stderr; the
+    # secret is in neither.
+    assert stderr == ""
+    assert f"changeNumber {old_number} -> {new_number}" in stdout
+    assert all(p in stdout for p in added | removed)
+    assert SECRET not in stdout
 
     # The output dir holds exactly what a fresh `tagsync render` of the new version gives,
     # plus the incremental PAN-OS commands for this change (= render --against the old file).
@@ -245,14 +247,16 @@ def test_end_to_end_alerts_renders_and_accepts(
     meta = json.loads((state / "public" / "snapshot.json").read_text())
     assert meta["change_number"] == new_number
 
-    # Second run: same version, nothing to say, nothing sent, nothing rewritten.
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    # Second run: same version, nothing to say, nothing sent, nothing rewritten; last change's
+    # incremental commands go, so the directory is exactly one version.
+    kept = [p for p in out.rglob("*") if p.is_file() and p.name not in (PUBLISHED_LIST,)]
+    before = {p: p.stat().st_mtime_ns for p in kept if p.name != Path(increment).name}
     code, stdout, stderr = invoke(runner, "check", "--config", config, "--page-url", page_url)
     assert (code, stdout, stderr) == (0, "", "")
     assert len(hook_payloads(httpserver)) == 1
     assert len(sink.messages) == 1
-    assert tree(out) == rendered
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert tree(out) == expected
+    assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
 def test_delivery_failure_keeps_snapshot_and_next_run_alerts(
@@ -323,11 +327,12 @@ def test_without_config_watches_aatp_and_renders_site_neutral_formats(
     runner: CliRunner, state: Path, isolated_home: Path
 ) -> None:
     seed(runner, state)
-    code, _, stderr = invoke(runner, "check", "--file", public(NEW), "--state-dir", state)
+    code, stdout, stderr = invoke(runner, "check", "--file", public(NEW), "--state-dir", state)
     assert code == 1, stderr
-    assert f"{ATP} (tag changeNumber" in stderr
+    assert f"{ATP} (tag changeNumber" in stdout
+    assert "no alert channel configured" in stderr
     default_out = isolated_home / "data" / "tagsync" / "out"
-    top_level = {path.name for path in default_out.iterdir()}
+    top_level = {path.name for path in default_out.iterdir() if path.name != PUBLISHED_LIST}
     assert top_level == set(SITE_NEUTRAL_FORMATS)
 
 
@@ -350,7 +355,9 @@ def test_first_run_counts_everything_as_added(
     assert code == 1, stderr
     everything = raw_prefixes(public(NEW), ATP)
     text = report.read_text()
-    assert "changeNumber none →" in text and "first accepted version" in text
+    new_number = json.loads(public(NEW).read_bytes())["changeNumber"]
+    assert f"changeNumber {new_number} (first accepted version)" in text
+    assert "none →" not in text
     assert f"| `{ATP}` | +{len(everything)} | -0 | 0 → {len(everything)} |" in text
     assert all(p in text for p in everything)
     meta = json.loads((state / "public" / "snapshot.json").read_text())
@@ -432,7 +439,7 @@ def test_failed_render_leaves_previous_files_and_snapshot(
     previous["windows"] = b"in the way\n"
 
     code, _, stderr = invoke(runner, "check", "--config", config, "--file", public(NEW))
-    assert code == 3
+    assert code == 6  # a local file system fault
     assert "cannot write the rendered configs" in stderr
     assert tree(out) == previous  # not one file replaced, no temp files left behind
     assert snapshot_bytes(state) == before

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from tagsync.cli import app
 from tagsync.diff import ChangeSet, TagChange, diff_service_tags, diff_tags
 from tagsync.model import parse_service_tags
-from tagsync.report import MARKDOWN_COLLAPSE_AFTER, fit_markdown, to_json, to_markdown, to_text
+from tagsync.report import to_json, to_text
+from tagsync.report_markdown import MARKDOWN_COLLAPSE_AFTER, fit_markdown, to_markdown
 
 ATP = "AzureAdvancedThreatProtection"
 FRONT_DOOR = "AzureFrontDoor.Backend"
