@@ -109,14 +109,26 @@ def test_old_state_without_the_fields_reads_back(tmp_path: Path, dated: bool) ->
     store.meta_path.write_text(json.dumps(raw))
     (info,), _ = history_of(store).versions()
     manifest = json.loads(gzip.decompress(info.path.read_bytes()))
-    del manifest["published"], manifest["published_basis"]
-    info.path.write_bytes(gzip.compress(json.dumps(manifest).encode()))
+    # As format 1 wrote it: no publication fields, references as one {name: [id, pack]} object.
+    ids = [manifest["ids"][at : at + 32] for at in range(0, len(manifest["ids"]), 32)]
+    old_manifest = {
+        key: value
+        for key, value in manifest.items()
+        if key not in ("published", "published_basis", "names", "ids", "pack_of")
+    }
+    old_manifest["format"] = 1
+    old_manifest["tags"] = {
+        name: [oid, pack]
+        for name, oid, pack in zip(manifest["names"], ids, manifest["pack_of"], strict=True)
+    }
+    info.path.write_bytes(gzip.compress(json.dumps(old_manifest).encode()))
 
     expected = ("2025-10-13", "file-name") if dated else (accepted_at[:10], "accepted")
     meta = store.meta()
     assert meta is not None and (meta.published, meta.published_basis) == expected
     (old,), problems = history_of(store).versions()
     assert problems == [] and (old.published, old.published_basis) == expected
+    assert old.tags == info.tags and old.packs == info.packs
     loaded = store.load_accepted()
     assert loaded is not None and loaded.service_tags.change_number == meta.change_number
 

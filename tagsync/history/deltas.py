@@ -1,12 +1,15 @@
-"""Delta manifests: a kept version written as what changed from an older full manifest.
+"""Delta manifests: a kept version written as what changed from the version before it.
 
-The base is always a full manifest (never another delta), fewer than FULL_EVERY versions
-older: reading a delta needs one other file, and damage to a delta loses only that version.
+A chain is a full manifest followed by at most FULL_EVERY - 1 deltas, each on the one before:
+reading a version needs at most FULL_EVERY files, and damage to one loses the versions after
+it in its chain, never more (history is best effort: those are reported and skipped).
 
-A delta's ``tags`` holds only the tags whose content (or pack) differs from the base and the
-new ones; ``removed`` the base's tags it lacks; ``at`` the file-order position of each new tag
-(kept tags keep their relative order), or ``order`` with every name when kept tags moved.
+A delta's columns (``names``, ``ids``, ``pack_of``) hold only the tags whose content (or
+pack) differs from the base and the new ones; ``removed`` the base's tags it lacks; ``at``
+the file-order position of each new tag (kept tags keep their relative order), or ``order``
+with every name when kept tags moved.
 Its ``packs`` lists the packs its own entries use; inherited entries use the base's.
+A resolved delta's ``packs`` may list packs none of its tags use (see manifests.used_packs).
 
 Reading resolves a delta into a whole :class:`VersionInfo` (the same one a full manifest of the
 version gives), so nothing above this module knows deltas exist.
@@ -18,17 +21,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from tagsync.history.manifests import FULL_EVERY, PackRef, VersionInfo
+from tagsync.history.manifests import FULL_EVERY, PackRef, VersionInfo, columns
 from tagsync.history.problems import HistoryDamaged
 
 __all__ = ["delta_fields", "resolve", "worth_a_delta"]
 
 
 def worth_a_delta(info: VersionInfo, base: VersionInfo | None) -> bool:
-    """Whether ``info`` should be written as a delta on ``base``: a full manifest fewer than
-    FULL_EVERY versions older, with fewer than half the tags changed since (else a full
-    manifest is about as small)."""
-    if base is None or base.base is not None or not 0 < info.seq - base.seq < FULL_EVERY:
+    """Whether ``info`` should be written as a delta on ``base`` (the version before it): the
+    chain stays shorter than FULL_EVERY, and some tags are shared."""
+    if base is None or base.depth + 1 >= FULL_EVERY or base.seq >= info.seq:
         return False
     base_refs = _pack_refs(base)
     changed = sum(
@@ -36,7 +38,8 @@ def worth_a_delta(info: VersionInfo, base: VersionInfo | None) -> bool:
         for name, (oid, index) in info.tags.items()
         if base_refs.get(name) != (oid, info.packs[index].id)
     )
-    return changed * 2 < len(info.tags)
+    # Even a delta replacing most tags is smaller and quicker to read than a full manifest.
+    return changed * 10 < len(info.tags) * 9
 
 
 def _pack_refs(info: VersionInfo) -> dict[str, tuple[str, str]]:
@@ -59,7 +62,7 @@ def delta_fields(info: VersionInfo, base: VersionInfo) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "base": base.seq,
         "packs": [{"id": pack.id, "objects": pack.objects} for pack in own.values()],
-        "tags": {name: [oid, position[pack.id]] for name, (oid, pack) in changed.items()},
+        **columns({name: (oid, position[pack.id]) for name, (oid, pack) in changed.items()}),
         "removed": [name for name in base.tags if name not in info.tags],
     }
     names = list(info.tags)
@@ -82,8 +85,8 @@ def resolve(
     if type(base_seq) is not int or not 0 < base_seq < delta.seq:
         raise bad("base")
     base = resolved.get(base_seq)
-    if base is None or base.base is not None:
-        raise bad(f"its base {base_seq:08d} is missing, unreadable or not a full manifest")
+    if base is None:
+        raise bad(f"its base {base_seq:08d} is missing or unreadable")
     removed, at, order = raw.get("removed"), raw.get("at"), raw.get("order")
     if not isinstance(removed, list) or not all(isinstance(name, str) for name in removed):
         raise bad("removed")
@@ -103,13 +106,9 @@ def resolve(
     tags = _ordered(tags, new_names, at, order, bad)
     if not tags:
         raise bad("no tags")
-    # Keep only the packs some tag uses, so a pack leaves with the last version using it.
-    used = sorted({index for _, index in tags.values()})
-    if len(used) != len(packs):
-        remap = {old: new for new, old in enumerate(used)}
-        packs = [packs[index] for index in used]
-        tags = {name: (oid, remap[index]) for name, (oid, index) in tags.items()}
-    return replace(delta, packs=tuple(packs), tags=tags, base=base_seq)
+    # ``packs`` may still list base packs no tag uses any more (manifests.used_packs gives the
+    # used ones): pruning them here would cost a pass over every tag of every version read.
+    return replace(delta, packs=tuple(packs), tags=tags, base=base_seq, depth=base.depth + 1)
 
 
 def _ordered(

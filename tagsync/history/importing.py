@@ -25,7 +25,7 @@ ones) before the old manifests go: a crash in between leaves every version reada
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -130,8 +130,16 @@ def publication_order(items: Sequence[_Item]) -> list[_Item]:
     return ordered
 
 
+@dataclass(slots=True)
+class _Reading:
+    """What reading one file leaves for the next: most of it repeats."""
+
+    trusted: frozenset[str] = frozenset()  # the last file's prefixes, all checked valid
+    seen: dict[Hashable, str] = field(default_factory=dict)  # tag content -> content id
+
+
 def _read(
-    path: Path, file_cloud: str, max_bytes: int, trusted: set[str], now: str
+    path: Path, file_cloud: str, max_bytes: int, reading: _Reading, now: str
 ) -> tuple[_Item, dict[str, Any]]:
     """Read and validate one file (like `update --file`); its item and tag contents by id."""
     from tagsync.fetch import read_file
@@ -142,11 +150,11 @@ def _read(
         fetched.data,
         source=fetched.source,
         expected_cloud=file_cloud,
-        # Old files repeat nearly every prefix: only those not yet checked need checking.
-        trusted_prefixes=frozenset(trusted),
+        # Files a week apart repeat nearly every prefix: only new ones need checking.
+        trusted_prefixes=reading.trusted,
     )
-    trusted.update(parsed.distinct_prefixes)
-    refs, contents = tag_refs(parsed)
+    reading.trusted = parsed.distinct_prefixes
+    refs, contents = tag_refs(parsed, reading.seen)
     item = _Item(
         fetched.source,
         parsed.cloud,
@@ -174,10 +182,10 @@ def import_files(
     skipped: list[str] = []
     contents: dict[str, Any] = {}
     items: list[_Item] = []
-    trusted: set[str] = set()
+    reading = _Reading()
     for path in paths:
         try:
-            item, found = _read(path, store.cloud.file_cloud, max_bytes, trusted, now)
+            item, found = _read(path, store.cloud.file_cloud, max_bytes, reading, now)
         except DataError as exc:
             failed.append(exc.message)
             continue

@@ -6,13 +6,15 @@ before these existed get them from source and accepted_at on reading), the packs
 per tag in file order, the id of the tag's content and the index of the pack holding it.
 Everything is canonical JSON compressed with gzip, byte-identical for equal content.
 
-Format 2 adds *delta* manifests: ``"base": SEQ`` names an older manifest, and ``tags`` lists
-only the tags whose content changed or that are new, ``removed`` the tags gone, ``at`` where
-new tags sit in file order (or ``order``, every name, when kept tags moved). Week to week most
-of ~3,000 tags are unchanged, so a delta is a few KB instead of ~60 KB. A delta's base is
-always a full manifest fewer than :data:`FULL_EVERY` versions older, so a damaged delta loses
-only itself and a damaged full manifest at most that many versions (tagsync.history.deltas).
-Format 1 files (always full) are still read.
+Format 2 keeps the references in columns (``names``, ``ids``, ``pack_of``) and adds *delta*
+manifests: ``"base": SEQ`` names an older manifest, and the columns list only the tags whose
+content changed or that are new, ``removed`` the tags gone, ``at`` where new tags sit in file
+order (or ``order``, every name, when kept tags moved). Week to week most
+of ~3,000 tags are unchanged, so a delta is a few KB instead of ~60 KB. A delta's base is the
+version before it, and every :data:`FULL_EVERY`-th version is full: reading any version needs
+at most that many files, and a damaged manifest makes at most that many versions unreadable
+(the ones up to the next full manifest; tagsync.history.deltas). Format 1 files (always full)
+are still read.
 """
 
 from __future__ import annotations
@@ -38,18 +40,21 @@ __all__ = [
     "PackRef",
     "VersionInfo",
     "canonical_json",
+    "columns",
     "content_id",
     "gzip_bytes",
     "manifest_bytes",
     "parse_manifest",
     "read_gzip_json",
+    "used_packs",
 ]
 
 FORMAT = 2
 READABLE_FORMATS = (1, 2)
-FULL_EVERY = 16  # a full manifest at least every 16 versions
+FULL_EVERY = 16  # a delta chain (full manifest, then deltas) is at most this long
 _ID = re.compile(r"[0-9a-f]{32}")
-_IDS = re.compile(r"(?:[0-9a-f]{32}\n)*[0-9a-f]{32}")
+_ID_LENGTH = 32
+_HEX = re.compile(r"[0-9a-f]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _BASES = (FROM_FILE_NAME, FROM_ACCEPTANCE)
 MANIFEST_NAME = re.compile(r"([0-9]{8})\.json\.gz")
@@ -77,7 +82,8 @@ class VersionInfo:
     path: Path = field(compare=False)
     published: str  # ISO date YYYY-MM-DD (see tagsync.published)
     published_basis: str  # "file-name" or "accepted"
-    base: int | None = field(default=None, compare=False)  # seq of a delta's full base manifest
+    base: int | None = field(default=None, compare=False)  # seq of a delta's base manifest
+    depth: int = field(default=0, compare=False)  # deltas since the last full manifest
 
 
 # One encoder for every call: json.dumps builds a new one per call, which costs as much as
@@ -90,8 +96,9 @@ def canonical_json(value: Any) -> bytes:
 
 
 def gzip_bytes(data: bytes) -> bytes:
-    # mtime=0: the same content gives the same bytes, hence the same pack id.
-    return gzip.compress(data, compresslevel=9, mtime=0)
+    # mtime=0: the same content gives the same bytes, hence the same pack id. Level 6: within
+    # 2% of level 9's size at 2-3x its speed (a full Public pack: 0.4 MB in 0.09 s, not 0.19 s).
+    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def content_id(data: bytes) -> str:
@@ -131,9 +138,9 @@ def parse_manifest(
     published, basis = _publication(raw, str(text["source"]), str(text["accepted_at"]))
     if published is None:
         raise bad("published")
-    packs_raw, tags_raw = raw.get("packs"), raw.get("tags")
-    if not isinstance(packs_raw, list) or not isinstance(tags_raw, dict):
-        raise bad("packs or tags")
+    packs_raw = raw.get("packs")
+    if not isinstance(packs_raw, list):
+        raise bad("packs")
     packs: list[PackRef] = []
     for entry in packs_raw:
         if not (
@@ -144,7 +151,7 @@ def parse_manifest(
         ):
             raise bad("pack reference")
         packs.append(PackRef(entry["id"], entry["objects"]))
-    tags = _references(tags_raw, len(packs), bad)
+    tags = _references(raw, len(packs), bad)
     info = VersionInfo(
         seq=seq,
         cloud=str(text["cloud"]),
@@ -168,25 +175,56 @@ def parse_manifest(
 
 
 def _references(
-    tags_raw: dict[Any, Any], pack_count: int, bad: Callable[[str], HistoryDamaged]
+    raw: dict[str, Any], pack_count: int, bad: Callable[[str], HistoryDamaged]
 ) -> dict[str, tuple[str, int]]:
-    """name -> (content id, pack index), checked in bulk (a full manifest has ~3,000)."""
-    refs = list(tags_raw.values())
-    try:
-        ids = [ref[0] for ref in refs if len(ref) == 2 and type(ref) is list]
-        indexes = [ref[1] for ref in refs]
-        valid = (
-            len(ids) == len(refs)
-            and set(map(type, ids)) <= {str}
-            and set(map(type, indexes)) <= {int}
-            and (not ids or _IDS.fullmatch("\n".join(ids)) is not None)
-            and (not indexes or (min(indexes) >= 0 and max(indexes) < pack_count))
-        )
-    except (TypeError, KeyError, IndexError):
-        valid = False
-    if not valid:
+    """name -> (content id, pack index), checked in bulk (a full manifest has ~3,000).
+
+    Format 2 keeps them in three columns (``names``, ``ids`` as one string of 32-character
+    ids, ``pack_of``), which decode several times faster than format 1's ``tags`` object.
+    """
+    names: Any
+    ids: Any
+    pack_of: Any
+    if raw.get("format") == 1:
+        tags_raw = raw.get("tags")
+        if not isinstance(tags_raw, dict):
+            raise bad("tags")
+        try:
+            names = list(tags_raw)
+            ids = "".join(ref[0] if type(ref[0]) is str else "?" for ref in tags_raw.values())
+            pack_of = [ref[1] for ref in tags_raw.values() if type(ref) is list and len(ref) == 2]
+        except (TypeError, KeyError, IndexError):
+            raise bad("tag references") from None
+    else:
+        names, ids, pack_of = raw.get("names"), raw.get("ids"), raw.get("pack_of")
+    if not (
+        isinstance(names, list)
+        and isinstance(ids, str)
+        and isinstance(pack_of, list)
+        and set(map(type, names)) <= {str}
+        and len(set(names)) == len(names) == len(pack_of)
+        and len(ids) == _ID_LENGTH * len(names)
+        and (not ids or _HEX.fullmatch(ids) is not None)
+        and set(map(type, pack_of)) <= {int}
+        and (not pack_of or (min(pack_of) >= 0 and max(pack_of) < pack_count))
+    ):
         raise bad("tag references")
-    return {name: (ref[0], ref[1]) for name, ref in tags_raw.items()}
+    split = [ids[at : at + _ID_LENGTH] for at in range(0, len(ids), _ID_LENGTH)]
+    return dict(zip(names, zip(split, pack_of, strict=True), strict=True))
+
+
+def used_packs(info: VersionInfo) -> list[PackRef]:
+    """The packs some tag of ``info`` is in (a resolved delta may list more: its base's)."""
+    return [info.packs[index] for index in sorted({index for _, index in info.tags.values()})]
+
+
+def columns(refs: Mapping[str, tuple[str, int]]) -> dict[str, Any]:
+    """The format 2 fields for ``refs`` (name -> (content id, pack index)), in their order."""
+    return {
+        "names": list(refs),
+        "ids": "".join(oid for oid, _ in refs.values()),
+        "pack_of": [pack for _, pack in refs.values()],
+    }
 
 
 def _publication(raw: dict[str, Any], source: str, accepted_at: str) -> tuple[str | None, str]:
@@ -216,8 +254,11 @@ def manifest_bytes(info: VersionInfo, base: VersionInfo | None = None) -> bytes:
         "published_basis": info.published_basis,
     }
     if base is None:
-        document["packs"] = [{"id": pack.id, "objects": pack.objects} for pack in info.packs]
-        document["tags"] = {name: [oid, pack] for name, (oid, pack) in info.tags.items()}
+        used = used_packs(info)
+        position = {pack.id: index for index, pack in enumerate(used)}
+        document["packs"] = [{"id": pack.id, "objects": pack.objects} for pack in used]
+        refs = {name: (oid, position[info.packs[i].id]) for name, (oid, i) in info.tags.items()}
+        document.update(columns(refs))
     else:
         from tagsync.history.deltas import delta_fields
 

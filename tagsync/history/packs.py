@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from tagsync.atomic import atomic_write_bytes, fsync_directory
 from tagsync.errors import DataError
 from tagsync.history.manifests import (
-    FORMAT,
     MANIFEST_NAME,
     PACK_NAME,
     PackRef,
@@ -45,7 +44,9 @@ from tagsync.model import ServiceTags, Tag, parse_service_tags
 if TYPE_CHECKING:
     from tagsync.store import Store
 
-__all__ = ["History", "history_of"]
+__all__ = ["PACK_FORMAT", "History", "history_of"]
+
+PACK_FORMAT = 2  # 1: contents as JSON objects; 2: as their canonical JSON text
 
 
 class History:
@@ -61,7 +62,7 @@ class History:
         self.packs_dir = root / "packs"
         self._packs: dict[str, dict[str, Any]] = {}
         self._tags: dict[str, Tag] = {}
-        # Versions as last read or written, by seq: the full manifests deltas are based on.
+        # Versions as last read or written, by seq: what delta manifests are read against.
         self._read: dict[int, VersionInfo] = {}
 
     # --- manifests ----------------------------------------------------------------------------
@@ -112,20 +113,17 @@ class History:
         return info
 
     def write_manifest(self, info: VersionInfo, previous: VersionInfo | None = None) -> VersionInfo:
-        """Write ``info``'s manifest, as a delta on the full manifest ``previous`` is (or is
-        based on) when that is worth it, else full. Returns ``info`` as it reads back."""
+        """Write ``info``'s manifest, as a delta on ``previous`` (the kept version before it)
+        when that is worth it, else full. Returns ``info`` as it reads back."""
         from tagsync.history.deltas import worth_a_delta
 
-        base = previous
-        if previous is not None and previous.base is not None:
-            base = self._read.get(previous.base)
-        if worth_a_delta(info, base):
-            assert base is not None
-            atomic_write_bytes(info.path, manifest_bytes(info, base))
-            written = replace(info, base=base.seq)
+        if worth_a_delta(info, previous):
+            assert previous is not None
+            atomic_write_bytes(info.path, manifest_bytes(info, previous))
+            written = replace(info, base=previous.seq, depth=previous.depth + 1)
         else:
             atomic_write_bytes(info.path, manifest_bytes(info))
-            written = replace(info, base=None)
+            written = replace(info, base=None, depth=0)
         self._read[written.seq] = written
         return written
 
@@ -170,10 +168,16 @@ class History:
         return content_id(data) == pack_id
 
     def write_pack(self, objects: Mapping[str, Any]) -> PackRef:
-        data = gzip_bytes(canonical_json({"format": FORMAT, "objects": objects}))
-        pack = PackRef(content_id(data), len(objects))
+        """Store tag contents (dicts, or their canonical JSON text) in one new pack.
+
+        Each content is kept as its canonical JSON *text*: reading a pack then decodes strings
+        only, and a tag is parsed when it is asked for (a full pack holds ~3,000 tags).
+        """
+        texts = {oid: _as_text(content) for oid, content in objects.items()}
+        data = gzip_bytes(canonical_json({"format": PACK_FORMAT, "objects": texts}))
+        pack = PackRef(content_id(data), len(texts))
         atomic_write_bytes(self.packs_dir / f"{pack.id}.json.gz", data)
-        self._packs[pack.id] = dict(objects)
+        self._packs[pack.id] = texts
         return pack
 
     def delete_packs_except(self, used: Iterable[str]) -> None:
@@ -198,20 +202,23 @@ class History:
             fsync_directory(self.packs_dir)
 
     # --- versions as ServiceTags ----------------------------------------------------------------
-    def _content(self, info: VersionInfo, name: str) -> Any:
+    def _content(self, info: VersionInfo, name: str) -> str:
+        """The canonical JSON text of one tag of a kept version, checked against its id."""
         object_id, pack_index = info.tags[name]
         pack = info.packs[pack_index]
         content = self.read_pack(pack.id).get(object_id)
-        if not isinstance(content, dict) or content.get("name") != name:
+        text = _as_text(content) if isinstance(content, (str, dict)) else ""
+        if content_id(text.encode()) != object_id or not text.startswith(_name_head(name)):
             raise HistoryDamaged(f"{info.path}: tag {name} is missing from pack {pack.id}")
-        return content
+        return text
 
-    def _parsed(self, contents: list[Any], info: VersionInfo) -> ServiceTags:
+    def _parsed(self, texts: list[str], info: VersionInfo) -> ServiceTags:
         # Rebuilt through the normal validator: history files are data like any other.
-        document = {"changeNumber": info.change_number, "cloud": info.cloud, "values": contents}
+        head = canonical_json({"changeNumber": info.change_number, "cloud": info.cloud})
+        document = b"".join((head[:-1], b',"values":[', ",".join(texts).encode(), b"]}"))
         try:
             parsed = parse_service_tags(
-                canonical_json(document), source=str(info.path), expected_cloud=self.file_cloud
+                document, source=str(info.path), expected_cloud=self.file_cloud
             )
         except DataError as exc:
             raise HistoryDamaged(exc.message) from None
@@ -232,6 +239,16 @@ class History:
             tag = self._parsed([self._content(info, name)], info).tags[name]
             self._tags[object_id] = tag
         return tag
+
+
+def _as_text(content: str | dict[str, Any]) -> str:
+    # Packs written before PACK_FORMAT 2 hold the contents as JSON objects.
+    return content if isinstance(content, str) else canonical_json(content).decode()
+
+
+def _name_head(name: str) -> str:
+    """How a tag content's canonical JSON starts ("name" sorts before "properties")."""
+    return canonical_json({"name": name}).decode()[:-1] + ","
 
 
 def history_of(store: Store) -> History:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagsync.errors import ConfigError
-from tagsync.history.manifests import PackRef, VersionInfo
+from tagsync.history.manifests import PackRef, VersionInfo, used_packs
 
 if TYPE_CHECKING:
     from tagsync.config import Config
@@ -63,7 +63,7 @@ def prune(history: History, keep: int) -> list[str]:
     _compact(history, versions)
     # Read again: compaction may just have repointed manifests to a new pack.
     kept, _ = history.versions()
-    history.delete_packs_except(pack.id for info in kept for pack in info.packs)
+    history.delete_packs_except(pack.id for info in kept for pack in used_packs(info))
     return problems
 
 

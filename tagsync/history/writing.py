@@ -5,10 +5,16 @@ Shared by recording (one just-accepted version) and importing (many old publishe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tagsync.history.manifests import PackRef, VersionInfo, canonical_json, content_id
+from tagsync.history.manifests import (
+    PackRef,
+    VersionInfo,
+    canonical_json,
+    content_id,
+    used_packs,
+)
 
 if TYPE_CHECKING:
     from tagsync.history.packs import History
@@ -26,16 +32,44 @@ def tag_content(tag: Tag) -> dict[str, Any]:
     }
 
 
-def tag_refs(service_tags: ServiceTags) -> tuple[dict[str, str], dict[str, Any]]:
-    """Per tag in file order its content id, and the contents by id."""
+def tag_refs(
+    service_tags: ServiceTags, seen: dict[Hashable, str] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Per tag in file order its content id, and the contents by id.
+
+    ``seen`` (kept across calls) remembers the id of every content met: a tag identical to one
+    already seen is recognised without encoding and hashing it again, the bulk of the work
+    when many versions are read at once (history import).
+    """
     refs: dict[str, str] = {}
     contents: dict[str, Any] = {}
     for name, tag in service_tags.tags.items():
         content = tag_content(tag)
-        object_id = content_id(canonical_json(content))
+        key = _exact_key(content) if seen is not None else None
+        object_id = seen.get(key) if seen is not None and key is not None else None
+        if object_id is None:
+            object_id = content_id(canonical_json(content))
+            if seen is not None and key is not None:
+                seen[key] = object_id
         refs[name] = object_id
         contents[object_id] = content
     return refs, contents
+
+
+def _exact_key(content: dict[str, Any]) -> Hashable | None:
+    """A hashable value equal for two contents exactly when their canonical JSON is equal
+    (types included, so 1, 1.0 and true differ), or None for shapes it does not cover."""
+    parts: list[Hashable] = [content["name"]]
+    for key, value in sorted(content["properties"].items()):
+        if isinstance(value, list):
+            if not all(type(item) is str for item in value):
+                return None
+            parts.append((key, "list", tuple(value)))
+        elif type(value) in (str, int, bool, float) or value is None:
+            parts.append((key, type(value).__name__, value))
+        else:
+            return None
+    return tuple(parts)
 
 
 class Contents:
@@ -49,7 +83,7 @@ class Contents:
         self.usable: dict[str, PackRef] = {}
         self.known: dict[str, str] = {}  # content id -> pack id
         for info in versions:
-            for pack in info.packs:
+            for pack in used_packs(info):
                 if pack.id not in self.usable and history.pack_intact(pack.id):
                     self.usable[pack.id] = pack
             for object_id, pack_index in info.tags.values():
