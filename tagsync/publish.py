@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tagsync.atomic import atomic_write_bytes, fsync_directory, stage_beside
 from tagsync.errors import LocalError
+from tagsync.words import counted
 
 __all__ = ["PUBLISHED_LIST", "publish"]
 
@@ -81,5 +82,7 @@ def publish(files: Mapping[str, str], out_dir: Path, log: logging.Logger) -> lis
     for directory in sorted({target.parent for _, target in staged}):
         fsync_directory(directory)
     if changed:
-        log.info("updated %d file(s) in %s", len(changed), out_dir, extra={"files": changed})
+        log.info(
+            "updated %s in %s", counted(len(changed), "file"), out_dir, extra={"files": changed}
+        )
     return changed

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from tagsync.coverage import AddressCounts, Coverage
 from tagsync.diff import ChangeSet, TagChange
 from tagsync.published import DEPLOY_AFTER, Publication
+from tagsync.words import counted
 
 __all__ = [
     "FORMATS",
@@ -61,11 +62,6 @@ def tag_version_text(old: int | None, new: int | None, arrow: str = "->") -> str
     if new is None:
         return f"tag gone, was changeNumber {old}"
     return f"tag changeNumber {old} {arrow} {new}"
-
-
-def counted(count: int, noun: str, plural: str = "") -> str:
-    """A count with its noun: "1 CIDR", "2 CIDRs", "2 prefixes" (``plural`` when not noun+s)."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def coverage_text(coverage: Coverage) -> str:
@@ -183,7 +179,8 @@ def to_text(changes: ChangeSet, *, limit: int | None = None) -> str:
         lines.extend(_listed("+", change.coverage.gained, limit))
         lines.extend(_listed("-", change.coverage.lost, limit))
         for key in sorted(change.property_changes):
-            lines.append(f"  ~ properties {key}: {len(change.property_changes[key])} change(s)")
+            count = counted(len(change.property_changes[key]), "change")
+            lines.append(f"  ~ properties {key}: {count}")
     for change in note_only_tags(changes):
         lines.append(
             f"{change.name} ({tag_version_text(change.old_change_number, change.new_change_number)}"

@@ -40,6 +40,7 @@ from tagsync.report_markdown import fit_markdown
 from tagsync.status import records_check_result
 from tagsync.store import DEFAULT_LOCK_TIMEOUT, Loaded, Store
 from tagsync.sync import accept, compare_with_snapshot, load_version
+from tagsync.words import counted
 
 if TYPE_CHECKING:
     from tagsync.grace import Holds
@@ -268,9 +269,9 @@ def run_check(
         if holds is not None and holds.now:
             held = {name: [item.cidr for item in items] for name, items in holds.now.items()}
             log.info(
-                "removal grace (%s) keeps %d lost CIDR(s) in the allow-lists",
+                "removal grace (%s) keeps %s lost in the allow-lists",
                 holds.grace.text,
-                sum(map(len, held.values())),
+                counted(sum(map(len, held.values())), "CIDR"),
                 extra={"event": "held", "held": held},
             )
 
@@ -305,7 +306,8 @@ def run_check(
             if failures:
                 # Each failure was logged as it happened; the summary only counts them.
                 raise AlertError(
-                    f"{len(failures)} of {len(channels)} alert channel(s) failed (see above); "
+                    f"{len(failures)} of {counted(len(channels), 'alert channel')} failed "
+                    "(see above); "
                     "snapshot not advanced, the next run alerts again"
                 )
         else:

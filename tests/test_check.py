@@ -278,7 +278,7 @@ def test_delivery_failure_keeps_snapshot_and_next_run_alerts(
 
     code, _, stderr = invoke(runner, "check", "--config", config, "--page-url", page_url)
     assert code == 5
-    assert "1 of 2 alert channel(s) failed" in stderr and "HTTP 500" in stderr
+    assert "1 of 2 alert channels failed" in stderr and "HTTP 500" in stderr
     assert "next run alerts again" in stderr
     assert SECRET not in stderr
     assert len(hook_payloads(httpserver)) == 2  # first try + 1 bounded retry

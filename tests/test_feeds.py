@@ -145,7 +145,8 @@ def test_incremental_keeps_unchanged_files_and_removes_tags(
     assert os.readlink(tree) != first_generation
     old_tags, new_tags = published_tags(older), published_tags(newer)
     removed = set(new_tags) - set(old_tags)
-    assert removed and f"{len(removed)} tags removed" in err
+    noun = "tag" if len(removed) == 1 else "tags"
+    assert removed and f"{len(removed):,} {noun} removed" in err
     assert not any((tree / name).exists() for name in removed)
     after = files_of(tree)
     for path, data in after.items():
@@ -167,7 +168,7 @@ def test_narrower_selection_removes_tag_directories(runner: CliRunner, tmp_path:
     assert feeds(runner, out, state, *base, "--tag", "Storage.WestEurope")[0] == 0
     assert (out / "public" / "Storage.WestEurope" / "all.txt").exists()
     code, err = feeds(runner, out, state, *base)
-    assert code == 0 and "1 tags removed" in err
+    assert code == 0 and "1 tag removed" in err
     assert sorted(p.name for p in (out / "public").iterdir()) == [
         "AzureActiveDirectory",
         "index.html",

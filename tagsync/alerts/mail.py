@@ -17,6 +17,7 @@ from email.utils import format_datetime, make_msgid
 from tagsync.alerts.base import ChannelSettings, PermanentFailure, TransientFailure, with_retries
 from tagsync.alerts.summary import markdown_text, plain_text, summarize
 from tagsync.diff import ChangeSet
+from tagsync.words import counted
 
 __all__ = ["SECURITY_MODES", "MailChannel"]
 
@@ -89,7 +90,8 @@ class MailChannel:
             # Not ``with client``: its QUIT on the way out could replace the real error.
             client.close()
         if refused:
-            raise PermanentFailure(f"{len(refused)} of {len(self.recipients)} recipients refused")
+            total = counted(len(self.recipients), "recipient")
+            raise PermanentFailure(f"{len(refused)} of {total} refused")
 
     def _attempt(self, message: EmailMessage) -> None:
         # Server replies are reduced to their code: they are untrusted, multi-line text.

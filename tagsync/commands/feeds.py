@@ -25,6 +25,7 @@ from tagsync.commands.common import (
     note,
     open_session,
 )
+from tagsync.words import counted
 
 if TYPE_CHECKING:
     from tagsync.commands.common import Session
@@ -177,8 +178,9 @@ def feeds(
     if result.generation is None:
         note(f"feeds unchanged for {where}")
         return
-    removed = f", {len(result.removed_tags)} tags removed" if result.removed_tags else ""
+    removed = f", {counted(len(result.removed_tags), 'tag')} removed" if result.removed_tags else ""
     note(
-        f"feeds for {where}: {len(selected)} tags, {result.written} files written, "
+        f"feeds for {where}: {counted(len(selected), 'tag')}, "
+        f"{counted(result.written, 'file')} written, "
         f"{result.linked} unchanged{removed}"
     )

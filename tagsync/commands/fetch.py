@@ -19,6 +19,7 @@ from tagsync.commands.common import (
     open_session,
     write_output,
 )
+from tagsync.words import counted
 
 
 @handle_errors
@@ -39,4 +40,5 @@ def fetch(
     st = loaded.service_tags
     write_output(loaded.fetched.data, output)
     if str(output) != "-":
-        note(f"saved {st.cloud} changeNumber {st.change_number} ({len(st.tags)} tags) to {output}")
+        tags = counted(len(st.tags), "tag")
+        note(f"saved {st.cloud} changeNumber {st.change_number} ({tags}) to {output}")

@@ -23,6 +23,7 @@ from tagsync.commands.common import (
     open_session,
     write_output,
 )
+from tagsync.words import counted
 
 if TYPE_CHECKING:
     from tagsync.lookup import Match
@@ -142,5 +143,5 @@ def lookup(
     text_out = _text(results) if fmt == "text" else _json(results, st.cloud, st.change_number)
     write_output(text_out, None)
     if bad:
-        note(f"{bad} bad line(s) skipped")
+        note(f"{counted(bad, 'bad line')} skipped")
         raise typer.Exit(EXIT_BAD_LINES)

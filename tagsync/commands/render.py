@@ -22,6 +22,7 @@ from tagsync.commands.common import (
     open_session,
     write_output,
 )
+from tagsync.words import counted
 
 if TYPE_CHECKING:
     from tagsync.commands.common import Session
@@ -127,7 +128,7 @@ def render(
         return
     target = Path(out) if out else (session.config.output_dir or default_output_dir())
     write_rendered(files, target)
-    note(f"wrote {len(files)} files for changeNumber {new.change_number} to {target}")
+    note(f"wrote {counted(len(files), 'file')} for changeNumber {new.change_number} to {target}")
 
 
 def _holds(session: Session, loaded: Loaded, names: list[str], regions: bool) -> Holds | None:
