@@ -266,6 +266,7 @@ def register_optional_cases() -> None:
         ("bench_lookup", "lookup"),
         ("bench_feeds", "feeds"),
         ("bench_coverage", "coverage"),
+        ("bench_history", "history"),
     ):
         try:
             module = __import__(module_name)
