@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,18 +42,39 @@ def test_version(runner: CliRunner, flag: str) -> None:
     assert out == f"tagsync {__version__}\n"
 
 
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
-def test_completion_scripts(shell: str) -> None:
-    # The real console entry point, as a user's shell would run it to install completion.
+# Each shell loads the script `--show-completion` prints and completes "tagsync ch" to check:
+# the real shells (CI installs zsh and fish), through the installed console script.
+COMPLETE = {
+    "bash": 'eval "$(tagsync --show-completion bash)"; COMP_WORDS=(tagsync ch); COMP_CWORD=1; '
+    '_tagsync_completion tagsync; printf "%s\\n" "${COMPREPLY[@]}"',
+    "zsh": 'autoload -Uz compinit; compinit -u; eval "$(tagsync --show-completion zsh)"; '
+    "whence -w _tagsync_completion; "
+    '_TAGSYNC_COMPLETE=complete_zsh _TYPER_COMPLETE_ARGS="tagsync ch" tagsync',
+    "fish": 'tagsync --show-completion fish | source; complete -C "tagsync ch"',
+}
+
+
+@pytest.mark.parametrize("shell", sorted(COMPLETE))
+def test_completion_scripts_load_and_complete(shell: str, tmp_path: Path) -> None:
+    program = shutil.which(shell)
+    assert program is not None, f"{shell} is not installed (.ci/run installs it)"
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "tagsync").exists() or shutil.which("tagsync"), "tagsync not installed"
+    environment = {
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(tmp_path),
+        "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "tagsync", "--show-completion", shell],
+        [program, "-c", COMPLETE[shell]],
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+        env=environment,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "complete" in result.stdout.lower()
+    assert "check" in result.stdout, result.stdout
     assert "Traceback" not in result.stderr
 
 
