@@ -12,6 +12,7 @@ The order is what makes a run safe to repeat from cron:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class CheckRequest:
     # Alert (and exit 1) on prefix-text changes too, not only when addresses were gained or
     # lost: a re-aggregation changes no address, so by default it only re-renders.
     text_changes: bool = False
+    # After a successful run, write the accepted version cut down to the watched tags here.
+    save_watched: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +169,16 @@ def _announce(changes: ChangeSet, log: logging.Logger, limit: int) -> None:
     )
 
 
-def _preflight(store: Store, out_dir: Path, report: Path | None) -> None:
+def _preflight(store: Store, out_dir: Path, *files: Path | None) -> None:
     from tagsync.preflight import writable_dir, writable_file
 
     if store.root.parent.exists() and not store.root.parent.is_dir():
         raise LocalError(f"{store.root.parent}: the state directory is not a directory")
     writable_dir(store.root, "state directory")
     writable_dir(out_dir, "output directory")
-    if report is not None:
-        writable_file(report, "report file")
+    for path in files:
+        if path is not None:
+            writable_file(path, "output file")
 
 
 def _check_vanished(names: Sequence[str], new: ServiceTags, log: logging.Logger) -> None:
@@ -193,6 +197,20 @@ def _check_vanished(names: Sequence[str], new: ServiceTags, log: logging.Logger)
         ", ".join(gone),
         extra={"event": "vanished", "tags": gone},
     )
+
+
+def _save_watched(path: Path, loaded: Loaded, names: Sequence[str], log: logging.Logger) -> None:
+    from tagsync.baseline import watched_document
+
+    data = watched_document(loaded.fetched.data, names)
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return  # unchanged: keep the mtime, no churn
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise LocalError.from_os_error(exc, path, "write the watched-tags file") from None
+    log.info("wrote the watched tags of this version to %s", path, extra={"event": "saved"})
 
 
 def _report_limit(channels: Sequence[Any], default: int = 20) -> int:
@@ -229,7 +247,7 @@ def run_check(
     store = Store(state_dir, cloud)
     # Every place this run writes is checked before the first write (and the download): a
     # mistyped --report must not fail after the configs were already replaced.
-    _preflight(store, out_dir, request.report)
+    _preflight(store, out_dir, request.report, request.save_watched)
 
     def waiting() -> None:
         log.info("another run holds the state lock in %s: waiting", store.root)
@@ -314,6 +332,9 @@ def run_check(
             log.info("no change in the watched tags", extra={"event": "unchanged"})
 
         accepted = accept(store, candidate, history_keep=history_keep).saved
+        # The baseline follows what was alerted on (and reviewed), not every republication.
+        if request.save_watched is not None and (alerting or not request.save_watched.exists()):
+            _save_watched(request.save_watched, loaded, names, log)
         if accepted:
             log.info(
                 "accepted %s changeNumber %d",

@@ -80,3 +80,28 @@ def test_vanished_watched_tag_is_a_data_error_naming_it(runner: CliRunner, tmp_p
     assert code == 3
     assert "none of the watched tags is in the new version" in stderr and TAG in stderr
     assert not out.exists()
+
+
+def test_save_watched_keeps_the_tags_check_resolved(runner: CliRunner, tmp_path: Path) -> None:
+    from conftest import public
+
+    source = public("20251006")
+    baseline = tmp_path / "state" / "ServiceTags_watched.json"
+    first = ("check", "--profile", "mdi-v3", "--out", tmp_path / "out", "-q")
+    code, _, err = invoke(
+        runner, *first, "-f", source, "--state-dir", tmp_path / "s1", "--save-watched", baseline
+    )
+    assert code == 1, err
+    published = json.loads(source.read_bytes())
+    saved = json.loads(baseline.read_bytes())
+    wanted = {"MicrosoftDefenderForEndpoint", "OneDsCollector"}
+    assert saved["changeNumber"] == published["changeNumber"]
+    assert saved["values"] == [v for v in published["values"] if v["name"] in wanted]
+    # The baseline alone rebuilds a state against which the same version is no change.
+    state = tmp_path / "s2"
+    code, _, err = invoke(
+        runner, "update", "--profile", "mdi-v3", "-f", baseline, "--state-dir", state
+    )
+    assert code == 0, err
+    code, _, err = invoke(runner, *first, "-f", source, "--state-dir", state)
+    assert code == 0, err

@@ -57,6 +57,15 @@ def check(
     state_dir: StateDirOption = None,
     config: ConfigOption = None,
     lock_timeout: LockTimeoutOption = 120.0,
+    save_watched: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-watched",
+            help="When the watched tags changed (or FILE is missing), write the accepted version "
+            "cut down to the watched tags here: a small baseline to commit, from which "
+            "`update --file` restores the state",
+        ),
+    ] = None,
     metrics_file: Annotated[
         Path | None,
         typer.Option(
@@ -92,6 +101,7 @@ def check(
         lock_timeout=lock_timeout,
         report=report,
         text_changes=text_changes,
+        save_watched=save_watched,
     )
     if metrics_file is None:
         raise typer.Exit(
