@@ -40,23 +40,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagsync.errors import DataError
+from tagsync.feeds_key import FEED_FORMAT
 from tagsync.model import TAG_NAME_PATTERN, ServiceTags, Tag
 from tagsync.prefixes import merge_family, split_families
 from tagsync.published import Publication
 
 __all__ = [
-    "FEED_FORMAT",
     "LIST_NAMES",
     "LastChange",
     "TagFeed",
+    "Tree",
     "build_files",
     "check_tag_names",
     "feed_lists",
-    "index_bytes",
-    "input_key",
 ]
 
-FEED_FORMAT = 2  # bump when the tree's layout or file contents change for the same input
 LIST_NAMES = ("ipv4.txt", "ipv6.txt", "all.txt")
 CHECKPOINT_NAME = "checkpoint.json"
 # Fixed namespace for the Check Point object ids (uuid5 of cloud/tag): stable across runs.
@@ -215,29 +213,45 @@ def feed_lists(tags: Sequence[Tag], distinct: Iterable[str] | None = None) -> li
 
 
 # --- files --------------------------------------------------------------------------------
-def _list_bytes(prefixes: list[str]) -> bytes:
-    return ("\n".join(prefixes) + "\n").encode("ascii") if prefixes else b""
+_ID_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
 
 
-def _checkpoint_bytes(cloud: str, feed: TagFeed, entries: list[str]) -> bytes:
+def _object_id(cloud: str, name: str) -> str:
+    """``uuid.uuid5(_ID_NAMESPACE, "cloud/name")``, spelled out: the same digest and bits
+    without building two UUID objects per tag."""
+    digest = bytearray(
+        hashlib.sha1(
+            _ID_NAMESPACE_BYTES + f"{cloud}/{name}".encode(), usedforsecurity=False
+        ).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _checkpoint_bytes(cloud: str, name: str, entries: list[str]) -> bytes:
     # Assembled as text, not json.dumps'd: ~3,000 files per tree. Every piece is JSON-safe as
     # it stands: the tag name matched [A-Za-z0-9._-], the cloud is ours, and the entries are
     # canonical CIDRs ([0-9a-f.:/] only).
-    object_id = uuid.uuid5(_ID_NAMESPACE, f"{cloud}/{feed.name}")
-    described = f"Azure service tag {feed.name} ({cloud} cloud)"
+    described = f"Azure service tag {name} ({cloud} cloud)"
     ranges = '"' + '", "'.join(entries) + '"' if entries else ""
     return (
         f'{{"version": "1.0", "description": "{described}, written by tagsync", "objects": '
-        f'[{{"name": "{feed.name}", "id": "{object_id}", "description": "{described}", '
+        f'[{{"name": "{name}", "id": "{_object_id(cloud, name)}", "description": "{described}", '
         f'"ranges": [{ranges}]}}]}}\n'
     ).encode("ascii")
 
 
-def _file_info(data: bytes, entries: int | None = None) -> dict[str, Any]:
-    info: dict[str, Any] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    if entries is not None:
-        info["entries"] = entries
-    return info
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """One cloud's tree but the page: its files (path relative to ``<cloud>/``), their
+    sha256, ``index.json`` and the index as a dict for the page (tags without their files)."""
+
+    files: dict[str, bytes]
+    digests: dict[str, str]
+    index_json: bytes
+    index: dict[str, Any]
 
 
 def build_files(
@@ -248,38 +262,69 @@ def build_files(
     published: Publication | None,
     last_changes: Mapping[str, LastChange],
     key: str,
-) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Every file of one cloud's tree (path relative to ``<cloud>/`` → bytes) but the page, and
-    the index (also written as ``index.json``; the page is built from it). ``last_changes``
-    has the tags whose last change the kept history shows; the others get nulls."""
+) -> Tree:
+    """Every file of one cloud's tree but the page, and the index. ``last_changes`` has the
+    tags whose last change the kept history shows; the others get nulls.
+
+    ``index.json`` has one line per tag, so a diff of two versions reads tag by tag. Its tag
+    lines are assembled as text (~21,000 file entries; the JSON encoder would take several
+    times as long): every piece is JSON-safe as it stands (checked names, digits, hex), and
+    the few free-form values (last_change) go through json.dumps.
+    """
+    sha256 = hashlib.sha256
     files: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
+    lines: list[str] = []
     tags_index: dict[str, Any] = {}
     for feed in feeds:
-        lists = {"ipv4.txt": feed.ipv4, "ipv6.txt": feed.ipv6, "all.txt": feed.ipv4 + feed.ipv6}
-        described: dict[str, Any] = {}
-        for name in LIST_NAMES:
-            data = _list_bytes(lists[name])
-            described[name] = info = _file_info(data, len(lists[name]))
-            checksum = f"{info['sha256']}  {name}\n".encode("ascii")
-            files[f"{feed.name}/{name}"] = data
-            files[f"{feed.name}/{name}.sha256"] = checksum
-            described[f"{name}.sha256"] = _file_info(checksum)
-        data = _checkpoint_bytes(cloud, feed, lists["all.txt"])
-        change = last_changes.get(feed.name)
-        files[f"{feed.name}/{CHECKPOINT_NAME}"] = data
-        described[CHECKPOINT_NAME] = _file_info(data, len(lists["all.txt"]))
-        tags_index[feed.name] = {
+        name = feed.name
+        every = feed.ipv4 + feed.ipv6
+        described = []
+        for list_name, entries in (
+            ("ipv4.txt", feed.ipv4),
+            ("ipv6.txt", feed.ipv6),
+            ("all.txt", every),
+        ):
+            data = ("\n".join(entries) + "\n").encode("ascii") if entries else b""
+            digest = sha256(data).hexdigest()
+            checksum = f"{digest}  {list_name}\n".encode("ascii")
+            checksum_digest = sha256(checksum).hexdigest()
+            path = f"{name}/{list_name}"
+            files[path], files[f"{path}.sha256"] = data, checksum
+            digests[path], digests[f"{path}.sha256"] = digest, checksum_digest
+            described.append(
+                f'"{list_name}":{{"path":"{path}","bytes":{len(data)},"sha256":"{digest}",'
+                f'"entries":{len(entries)}}},"{list_name}.sha256":{{"path":"{path}.sha256",'
+                f'"bytes":{len(checksum)},"sha256":"{checksum_digest}"}}'
+            )
+        data = _checkpoint_bytes(cloud, name, every)
+        path = f"{name}/{CHECKPOINT_NAME}"
+        files[path] = data
+        digests[path] = digest = sha256(data).hexdigest()
+        described.append(
+            f'"{CHECKPOINT_NAME}":{{"path":"{path}","bytes":{len(data)},"sha256":"{digest}",'
+            f'"entries":{len(every)}}}'
+        )
+        change = last_changes.get(name)
+        entry = tags_index[name] = {
             "change_number": feed.change_number,
             "published_prefixes": feed.prefixes,
             "ipv4": len(feed.ipv4),
             "ipv6": len(feed.ipv6),
-            "all": len(feed.ipv4) + len(feed.ipv6),
+            "all": len(every),
             "last_change": change.to_dict() if change else None,
             "deploy_by": change.deploy_by if change else None,
-            "files": {
-                name: {"path": f"{feed.name}/{name}", **info} for name, info in described.items()
-            },
         }
+        head = (
+            json.dumps(entry, separators=(",", ":"))
+            if change
+            else (
+                f'{{"change_number":{feed.change_number},"published_prefixes":{feed.prefixes},'
+                f'"ipv4":{len(feed.ipv4)},"ipv6":{len(feed.ipv6)},"all":{len(every)},'
+                '"last_change":null,"deploy_by":null}'
+            )
+        )
+        lines.append(f'"{name}": {head[:-1]},"files":{{{",".join(described)}}}}}')
     index = {
         "format": FEED_FORMAT,
         "cloud": cloud,
@@ -290,24 +335,7 @@ def build_files(
         "source_sha256": service_tags.sha256,
         "input_key": key,
         "tag_count": len(tags_index),
-        "tags": tags_index,
     }
-    return files, index
-
-
-def index_bytes(index: Mapping[str, Any]) -> bytes:
-    """``index.json``: one line per tag, so a diff of two versions reads tag by tag (and the
-    C encoder, not the slower indenting one, does the work)."""
-    head = json.dumps({k: v for k, v in index.items() if k != "tags"})
-    tags = ",\n".join(
-        f"{json.dumps(name)}: {json.dumps(entry, separators=(',', ':'))}"
-        for name, entry in index["tags"].items()
-    )
-    return f'{head[:-1]},\n"tags": {{\n{tags}\n}}}}\n'.encode("ascii")
-
-
-def input_key(parts: Mapping[str, Any]) -> str:
-    """A digest of everything the tree depends on: same key, same bytes (lets an unchanged
-    re-render stop before any aggregation or file access)."""
-    text = json.dumps(dict(parts, format=FEED_FORMAT), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # The first line holds everything but the tags (FeedTree.previous_key reads only it).
+    text = f'{json.dumps(index)[:-1]},\n"tags": {{\n' + ",\n".join(lines) + "\n}}\n"
+    return Tree(files, digests, text.encode("ascii"), {**index, "tags": tags_index})

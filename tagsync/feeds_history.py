@@ -10,7 +10,6 @@ tag's last change are read, to tell whether it gained addresses.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,21 +17,19 @@ from typing import TYPE_CHECKING
 
 from tagsync.feeds import LastChange, TagFeed, feed_lists
 from tagsync.history import HistoryDamaged, history_of
-from tagsync.published import FROM_ACCEPTANCE, FROM_FILE_NAME, Publication, publication_date
+from tagsync.published import FROM_ACCEPTANCE, Publication
 
 if TYPE_CHECKING:
     from tagsync.history import History, VersionInfo
     from tagsync.model import ServiceTags, Tag
-    from tagsync.store import SnapshotMeta, Store
+    from tagsync.store import Store
 
 __all__ = [
     "Kept",
     "Point",
     "TagTrend",
-    "history_fingerprint",
     "kept_history",
     "label",
-    "publication_of_source",
 ]
 
 
@@ -55,33 +52,8 @@ class TagTrend:
     since_oldest_kept: bool  # that run reaches back to the oldest kept version (may be older)
 
 
-def history_fingerprint(store: Store) -> list[list[int]]:
-    """(seq, size, mtime) of every kept manifest: changes whenever the history does, for the
-    price of a directory listing (part of the tree's input key)."""
-    found = []
-    for seq, path in history_of(store).manifest_paths():
-        try:
-            stat = os.stat(path)
-        except OSError:
-            continue
-        found.append([seq, stat.st_size, stat.st_mtime_ns])
-    return found
-
-
 def _publication(published: str, basis: str) -> Publication:
     return Publication(date.fromisoformat(published), basis)
-
-
-def publication_of_source(
-    source: str, meta: SnapshotMeta | None, sha256: str
-) -> Publication | None:
-    """The rendered version's publication without reading history: the accepted snapshot's
-    record when it is that file, else the date in the file name. None when neither says
-    (an unaccepted file named without a date: the tree must not depend on the day it runs)."""
-    if meta is not None and meta.sha256 == sha256:
-        return _publication(meta.published, meta.published_basis)
-    named = publication_date(source)
-    return Publication(named, FROM_FILE_NAME) if named is not None else None
 
 
 def label(published: Publication | None) -> str:

@@ -35,15 +35,17 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tagsync.atomic import fsync_directory
 from tagsync.errors import ConfigError, DataError, LockError
 
-__all__ = ["FeedTree", "Published", "listed_digests"]
+__all__ = ["FeedTree", "Published"]
 
 _GENERATION = re.compile(r"g([0-9]{8})")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+# A file entry of index.json as tagsync.feeds.build_files writes it.
+_LISTED = re.compile(
+    rb'"path":"([A-Za-z0-9._-]+/[a-z0-9.]+)","bytes":[0-9]+,"sha256":"([0-9a-f]{64})"'
+)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _LOCK_TIMEOUT = 120.0
 
@@ -70,22 +72,31 @@ class FeedTree:
 
     @contextlib.contextmanager
     def locked(self, timeout: float = _LOCK_TIMEOUT) -> Iterator[None]:
-        """Hold the tree's lock: two runs never build generations side by side."""
-        import filelock
+        """Hold the tree's lock: two runs never build generations side by side. A plain
+        ``flock`` (released by the kernel if the process dies), polled until ``timeout``."""
+        import fcntl
+        import time
 
         try:
             self.base.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.base / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise ConfigError(f"{self.out}: cannot create the feed tree ({exc.strerror})") from None
-        lock = filelock.FileLock(str(self.base / ".lock"))
         try:
-            lock.acquire(timeout=timeout)
-        except filelock.Timeout:
-            raise LockError(f"{self.base}: another tagsync feeds run holds the lock") from None
-        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockError(
+                            f"{self.base}: another tagsync feeds run holds the lock"
+                        ) from None
+                    time.sleep(0.05)
             yield
         finally:
-            lock.release()
+            os.close(fd)  # releases the lock
 
     # --- the current generation ---------------------------------------------------------------
     def current(self) -> Path | None:
@@ -122,41 +133,41 @@ class FeedTree:
         key = head.get("input_key") if isinstance(head, dict) else None
         return key if isinstance(key, str) else None
 
-    def previous_index(self) -> dict[str, Any] | None:
-        """The current generation's ``index.json`` (our own output, still checked), or None."""
+    def previous_digests(self) -> dict[str, str]:
+        """path -> sha256 of every tag file the current generation's ``index.json`` lists
+        (our own output, read with a strict pattern: an entry that does not match is simply
+        not vouched for, and its file is written again), or {} before the first run."""
         current = self.current()
         if current is None:
-            return None
+            return {}
         try:
-            index = json.loads((current / "index.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        return index if isinstance(index, dict) and isinstance(index.get("tags"), dict) else None
+            text = (current / "index.json").read_bytes()
+        except OSError:
+            return {}
+        return {
+            path.decode("ascii"): digest.decode("ascii") for path, digest in _LISTED.findall(text)
+        }
 
     # --- publishing ---------------------------------------------------------------------------
     def publish(
-        self,
-        files: Mapping[str, bytes],
-        previous: Mapping[str, Any] | None,
-        digests: Mapping[str, str] | None = None,
+        self, files: Mapping[str, bytes], digests: Mapping[str, str], known: Mapping[str, str]
     ) -> Published:
         """Make ``files`` (paths relative to ``OUT/<cloud>``) the tree; call with the lock held.
-        ``digests`` may give the sha256 of some files, already computed."""
+        ``digests``: the sha256 of the tag files (the two index files are hashed here);
+        ``known``: the current generation's, from :meth:`previous_digests`."""
         import hashlib
 
         current = self.current()
-        known = listed_digests(previous) if current is not None else {}
-        given = digests or {}
-        digests = {
-            path: given.get(path) or hashlib.sha256(data).hexdigest()
-            for path, data in files.items()
-        }
-        # index.html is not listed in index.json: compare it with the file itself.
+        known = dict(known) if current is not None else {}
+        digests = dict(digests)
         for extra in ("index.json", "index.html"):
-            if current is not None and extra in files:
-                with contextlib.suppress(OSError):
-                    known[extra] = hashlib.sha256((current / extra).read_bytes()).hexdigest()
-        removed = _removed_tags(previous, files) if current is not None else ()
+            if extra in files:
+                digests[extra] = hashlib.sha256(files[extra]).hexdigest()
+                # Not listed in index.json: compare with the file itself.
+                if current is not None:
+                    with contextlib.suppress(OSError):
+                        known[extra] = hashlib.sha256((current / extra).read_bytes()).hexdigest()
+        removed = _removed_tags(known, files)
         if current is not None and known == digests:
             return Published(self.link, None)
         generation = self._next_generation()
@@ -199,30 +210,10 @@ class FeedTree:
                 stale.unlink()
 
 
-def listed_digests(index: Mapping[str, Any] | None) -> dict[str, str]:
-    """path -> sha256 of each tag file an index lists (malformed entries skipped: a file of the
-    previous generation not vouched for is simply written again)."""
-    digests: dict[str, str] = {}
-    tags = index.get("tags") if index else None
-    if not isinstance(tags, dict):
-        return digests
-    for name, entry in tags.items():
-        listed = entry.get("files") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not isinstance(listed, dict):
-            continue
-        for file_name, info in listed.items():
-            digest = info.get("sha256") if isinstance(info, dict) else None
-            if isinstance(file_name, str) and isinstance(digest, str) and _HEX64.fullmatch(digest):
-                digests[f"{name}/{file_name}"] = digest
-    return digests
-
-
-def _removed_tags(index: Mapping[str, Any] | None, files: Mapping[str, bytes]) -> tuple[str, ...]:
-    tags = index.get("tags") if index else None
-    if not isinstance(tags, dict):
-        return ()
+def _removed_tags(known: Mapping[str, str], files: Mapping[str, bytes]) -> tuple[str, ...]:
+    before = {path.split("/", 1)[0] for path in known if "/" in path}
     present = {path.split("/", 1)[0] for path in files if "/" in path}
-    return tuple(sorted(name for name in tags if isinstance(name, str) and name not in present))
+    return tuple(sorted(before - present))
 
 
 def _write_generation(

@@ -82,6 +82,8 @@ def check_tag_dir(tree: Path, name: str, prefixes: list[str], entry: dict[str, A
     (obj,) = checkpoint["objects"]
     assert obj["name"] == name and isinstance(obj["description"], str)
     assert uuid.UUID(obj["id"]).version == 5
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, "tagsync:feeds:checkpoint-generic-data-center")
+    assert obj["id"] == str(uuid.uuid5(namespace, f"public/{name}"))  # stable across runs
     assert [ipaddress.ip_network(x) for x in obj["ranges"]] == v4 + v6
 
 

@@ -59,7 +59,6 @@ def _source(session: Session, url: str | None, file: Path | None, snapshot: bool
 
     from tagsync.errors import DataError
     from tagsync.fetch import fetch_service_tags
-    from tagsync.model import parse_service_tags
 
     if url is not None and file is not None:
         raise typer.BadParameter("give either --url or --file, not both")
@@ -76,17 +75,19 @@ def _source(session: Session, url: str | None, file: Path | None, snapshot: bool
 
             return _Source(meta.sha256, meta.source, accepted)
     fetched = fetch_service_tags(session.cloud, session.config.download, url=url, file=file)
-    return _Source(
-        hashlib.sha256(fetched.data).hexdigest(),
-        fetched.source,
+
+    def parse() -> ServiceTags:
+        from tagsync.model import parse_service_tags
+
         # Prefixes are checked when the tags are read: all in one batch for --all-tags.
-        lambda: parse_service_tags(
+        return parse_service_tags(
             fetched.data,
             source=fetched.source,
             expected_cloud=session.cloud.file_cloud,
             check_all_prefixes=False,
-        ),
-    )
+        )
+
+    return _Source(hashlib.sha256(fetched.data).hexdigest(), fetched.source, parse)
 
 
 @contextlib.contextmanager
@@ -118,11 +119,8 @@ def feeds(
 ) -> None:
     """Write feeds for firewalls that poll a URL: CIDR lists, checksums, Check Point JSON."""
     from tagsync import __version__
-    from tagsync.feeds import build_files, check_tag_names, feed_lists, index_bytes, input_key
-    from tagsync.feeds_history import history_fingerprint, kept_history, publication_of_source
-    from tagsync.feeds_html import render_page
-    from tagsync.feeds_tree import FeedTree, listed_digests
-    from tagsync.tagnames import resolve_tags
+    from tagsync.feeds_key import history_fingerprint, input_key, publication_of_source
+    from tagsync.feeds_tree import FeedTree
 
     session = open_session(config, cloud, state_dir, page_url)
     source = _source(session, url, file, snapshot=not (download or url or file))
@@ -143,7 +141,7 @@ def feeds(
             "names": names,
             "regions": use_regions,
             "published": [published.date.isoformat(), published.basis] if published else None,
-            "history": history_fingerprint(store),
+            "history": history_fingerprint(store.root),
         }
     )
     tree = FeedTree(out, session.cloud.name)
@@ -151,6 +149,12 @@ def feeds(
         if tree.previous_key() == key:
             note(f"feeds unchanged in {tree.link}")
             return
+        # Only now the modules that build a tree: an unchanged re-render never loads them.
+        from tagsync.feeds import build_files, check_tag_names, feed_lists
+        from tagsync.feeds_history import kept_history
+        from tagsync.feeds_html import render_page
+        from tagsync.tagnames import resolve_tags
+
         service_tags = source.parse()
         watched = [t.name for t in resolve_tags(service_tags, names, regions=use_regions)]
         selected = list(service_tags.tags) if all_tags else watched
@@ -162,7 +166,7 @@ def feeds(
             service_tags.distinct_prefixes if all_tags else None,
         )
         kept = kept_history(store, service_tags, published)
-        files, index = build_files(
+        built = build_files(
             service_tags,
             session.cloud.name,
             lists,
@@ -171,9 +175,10 @@ def feeds(
             key=key,
         )
         trends = kept.trends({feed.name: feed for feed in lists}, watched)
-        files["index.json"] = index_bytes(index)
-        files["index.html"] = render_page(index, trends)
-        result = tree.publish(files, tree.previous_index(), listed_digests(index))
+        files = built.files
+        files["index.json"] = built.index_json
+        files["index.html"] = render_page(built.index, trends)
+        result = tree.publish(files, built.digests, tree.previous_digests())
     where = f"changeNumber {service_tags.change_number} in {tree.link}"
     if result.generation is None:
         note(f"feeds unchanged for {where}")
