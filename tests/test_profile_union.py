@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import shared_file
@@ -146,3 +147,178 @@ def test_the_two_tags_are_different_and_both_needed() -> None:
         one = union_from_json(path, ["MicrosoftDefenderForEndpoint"])
         two = union_from_json(path, ["OneDsCollector"])
         assert coverage(one) != coverage(one | two) != coverage(two)
+
+
+# --- one group per family, each exactly that family's part of the union ---------------------
+def paloalto_groups(files: dict[str, str]) -> dict[str, set[Network]]:
+    from test_render_paloalto import check_full
+
+    config = check_full(files["paloalto/set-commands.txt"], 2500)
+    return {g: nets(config.prefixes({g})) for g in config.rules["tagsync-https"]["destination"]}
+
+
+def ciscoasa_groups(files: dict[str, str]) -> dict[str, set[Network]]:
+    from test_render_ciscoasa import read_config
+
+    # read_config checks that the ACL names exactly these groups, one line each.
+    return {g: nets(n) for g, n in read_config(files["ciscoasa/config.txt"]).items()}
+
+
+def junipersrx_groups(files: dict[str, str]) -> dict[str, set[Network]]:
+    from test_render_junipersrx import read_full
+
+    srx = read_full(files["junipersrx/set-commands.txt"])
+    (rule,) = srx.policies.values()
+    return {g: nets(srx.networks(g)) for g in rule["match destination-address"]}
+
+
+def fortigate_groups(files: dict[str, str]) -> dict[str, set[Network]]:
+    from test_render_fortigate import FAMILIES, address_value, check_full
+
+    config = check_full(files, 600)
+    (policy,) = config.tables["firewall policy"].values()
+    groups = {}
+    for _, path, group_path, key in FAMILIES:
+        for top in policy.get(key, []):
+            members = config.members(group_path, top)
+            groups[top] = nets(address_value(path, config.tables[path][m]) for m in members)
+    return groups
+
+
+def windows_groups(files: dict[str, str]) -> dict[str, set[Network]]:
+    """Windows has no groups: one rule per family (chunks of 1000 would be numbered)."""
+    from test_render_windows import check_rules, parse_script
+
+    group, rules = parse_script(files["windows/rules.ps1"])
+    check_rules(rules, group, 1000)
+    return {rule["Name"]: nets(rule["RemoteAddress"]) for rule in rules}
+
+
+GROUPED: dict[str, Callable[[dict[str, str]], dict[str, set[Network]]]] = {
+    "paloalto": paloalto_groups,
+    "ciscoasa": ciscoasa_groups,
+    "junipersrx": junipersrx_groups,
+    "fortigate": fortigate_groups,
+    "windows": windows_groups,
+}
+
+
+@pytest.mark.parametrize("cloud", sorted(FILES))
+@pytest.mark.parametrize("fmt", sorted(GROUPED))
+def test_v3_rule_names_one_group_per_family_holding_the_union(cloud: str, fmt: str) -> None:
+    path = shared_file(FILES[cloud])
+    st = parse_service_tags(path.read_bytes(), source=str(path))
+    settings = render_settings(V3.section("render"))
+    files = render_formats(st, list(V3.tags), [fmt], settings=settings)
+    want = union_from_json(path, ["MicrosoftDefenderForEndpoint", "OneDsCollector"])
+    groups = GROUPED[fmt](files)
+    by_family = {}
+    for name, networks in groups.items():
+        (version,) = {n.version for n in networks}  # one family per group
+        assert version not in by_family, f"{fmt}: two IPv{version} groups ({name})"
+        by_family[version] = networks
+    # Both tags' IPv4 and OneDsCollector's IPv6: each family group is exactly its part.
+    assert by_family == {v: {n for n in want if n.version == v} for v in (4, 6)}
+
+
+# --- incremental outputs for both tags over real versions, in both directions -----------------
+# 20221212 -> 20240819: both tags gain prefixes, MicrosoftDefenderForEndpoint loses some, and
+# OneDsCollector's first IPv6 prefixes appear; the reverse takes the IPv6 family away again.
+STEPS = [("20221212", "20240819"), ("20240819", "20221212")]
+
+
+def _versions(old_date: str, new_date: str) -> tuple[Any, Any, Any]:
+    from conftest import public
+
+    from tagsync.diff import diff_service_tags
+
+    old = parse_service_tags(public(old_date).read_bytes())
+    new = parse_service_tags(public(new_date).read_bytes())
+    return old, new, diff_service_tags(old, new, list(V3.tags))
+
+
+def _render(st: Any, fmt: str, changes: Any = None) -> dict[str, str]:
+    settings = render_settings(V3.section("render"))
+    return render_formats(st, list(V3.tags), [fmt], settings=settings, changes=changes)
+
+
+@pytest.mark.parametrize(("old_date", "new_date"), STEPS)
+def test_v3_paloalto_incremental_replays(old_date: str, new_date: str) -> None:
+    from test_render_paloalto import check_full
+
+    old, new, changes = _versions(old_date, new_date)
+    config = check_full(_render(old, "paloalto")["paloalto/set-commands.txt"], 2500)
+    files = _render(new, "paloalto", changes)
+    config.apply(files["paloalto/incremental-set-commands.txt"])  # strict: order, no empty
+    target = check_full(files["paloalto/set-commands.txt"], 2500)
+    assert (config.objects, config.groups, config.rules) == (
+        target.objects,
+        target.groups,
+        target.rules,
+    )
+
+
+@pytest.mark.parametrize(("old_date", "new_date"), STEPS)
+def test_v3_ciscoasa_incremental_replays(old_date: str, new_date: str) -> None:
+    from test_render_ciscoasa import parse, read_config
+
+    old, new, changes = _versions(old_date, new_date)
+    groups = read_config(_render(old, "ciscoasa")["ciscoasa/config.txt"])
+    files = _render(new, "ciscoasa", changes)
+    text = files["ciscoasa/incremental.txt"]
+    acl = {line.text for line in parse(text).find_objects(r"^(no )?access-list ")}
+    for group in parse(text).find_objects(r"^object-group network "):
+        members = groups.setdefault(group.name, set())
+        for child in group.children:
+            if child.text.startswith(" no network-object "):
+                members.remove(_asa(child.text.removeprefix(" no network-object ")))
+                assert members, f"{group.name} left empty"
+            elif child.text.startswith(" network-object "):
+                members.add(_asa(child.text.removeprefix(" network-object ")))
+    for line in acl:
+        if line.startswith("no "):
+            (name,) = re.findall(r"object-group (\S+) eq https", line)
+            del groups[name]
+    assert groups == read_config(files["ciscoasa/config.txt"])
+
+
+def _asa(text: str) -> str:
+    parts = text.split()
+    if parts[0] == "host":
+        return str(ipaddress.ip_network(parts[1]))
+    return str(ipaddress.ip_network("/".join(parts)))
+
+
+@pytest.mark.parametrize(("old_date", "new_date"), STEPS)
+def test_v3_junipersrx_incremental_replays(old_date: str, new_date: str) -> None:
+    from test_render_junipersrx import Srx, bodies, replay
+
+    old, new, changes = _versions(old_date, new_date)
+    lines = bodies(_render(old, "junipersrx")["junipersrx/set-commands.txt"])
+    files = _render(new, "junipersrx", changes)
+    replay(lines, files["junipersrx/incremental-set-commands.txt"])
+    assert lines == bodies(files["junipersrx/set-commands.txt"])
+    Srx.read(sorted(lines)).check(1024)
+
+
+@pytest.mark.parametrize(("old_date", "new_date"), STEPS)
+def test_v3_fortigate_incremental_replays(old_date: str, new_date: str) -> None:
+    from test_render_fortigate import full_config, normalized
+
+    old, new, changes = _versions(old_date, new_date)
+    files = _render(new, "fortigate", changes)
+    text = files["fortigate/incremental.conf"]
+    if new_date == "20240819":
+        # The IPv6 family is new: its top group is created, and the admin is told to add it
+        # to the policy (the incremental file never edits the policy).
+        assert (
+            'ACTION NEEDED: the first IPv6 prefixes. The commands below create "tagsync-all-v6"'
+            in text
+        )
+        replayed = full_config(_render(old, "fortigate")).apply(text)
+        assert (
+            normalized(replayed)["firewall addrgrp6"]
+            == normalized(full_config(files))["firewall addrgrp6"]
+        )
+    else:
+        assert "ACTION NEEDED: no IPv6 prefixes remain" in text

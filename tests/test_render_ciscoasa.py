@@ -86,7 +86,9 @@ def read_config(text: str) -> dict[str, set[str]]:
         assert type(group).__name__ == "ASAObjGroupNetwork", group.text
         assert group.name not in groups and 1 <= len(group.name) <= ASA_NAME_MAX
         children = [c.text for c in group.children]
-        assert children[0].startswith(" description tagsync: service tag ")
+        assert re.match(
+            r" description tagsync: (service tag |IPv[46] of service tags )", children[0]
+        )
         assert len(children[0]) <= len(" description ") + 100
         entries = [network_object(c) for c in children[1:]]
         assert entries and not any(removal for removal, _ in entries)
@@ -130,8 +132,10 @@ def test_options_and_long_names() -> None:
     from tagsync.formats.ciscoasa import CiscoAsaOptions, asa_layout
 
     long_a, long_b = "A" * 150 + ".x", "A" * 150 + ".y"
-    shape = asa_layout([(long_a, ["192.0.2.0/24"]), (long_b, ["2001:db8::/32"])], CiscoAsaOptions())
-    names = list(shape.groups)
+    names = [
+        *asa_layout([(long_a, ["192.0.2.0/24"])], CiscoAsaOptions()).groups,
+        *asa_layout([(long_b, ["2001:db8::/32"])], CiscoAsaOptions()).groups,
+    ]
     assert len(set(names)) == 2 and all(len(n) <= ASA_NAME_MAX for n in names)
     long_tag = "Service" + "x" * 180 + ".Region"
     st_long = one_tag(long_tag, ["192.0.2.0/24", "2001:db8::/32"])

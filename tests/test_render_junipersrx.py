@@ -27,6 +27,7 @@ NAME_MAX = 63
 BOOK = "security address-book global"
 ADDRESS = re.compile(rf"{BOOK} address (\S+) (\S+)")
 MEMBER = re.compile(rf"{BOOK} address-set (\S+) address (\S+)")
+NESTED = re.compile(rf"{BOOK} address-set (\S+) address-set (\S+)")
 POLICY = re.compile(
     r"security policies from-zone (\S+) to-zone (\S+) policy (\S+) "
     r"(match source-address|match destination-address|match application|then) (.+)"
@@ -60,6 +61,7 @@ class Srx:
 
     addresses: dict[str, str] = field(default_factory=dict)
     sets: dict[str, set[str]] = field(default_factory=dict)
+    nested: dict[str, set[str]] = field(default_factory=dict)  # set -> the sets it holds
     policies: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
@@ -74,6 +76,8 @@ class Srx:
                 srx.addresses[m[1]] = m[2]
             elif m := MEMBER.fullmatch(body):
                 srx.sets.setdefault(m[1], set()).add(m[2])
+            elif m := NESTED.fullmatch(body):
+                srx.nested.setdefault(m[1], set()).add(m[2])
             elif m := POLICY.fullmatch(body):
                 values = m[5].strip("[] ").split()
                 srx.policies.setdefault((m[1], m[2], m[3]), {}).setdefault(m[4], []).extend(values)
@@ -84,19 +88,35 @@ class Srx:
     def check(self, limit: int) -> Srx:
         for name in [*self.addresses, *self.sets, *(p for _, _, p in self.policies)]:
             assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) and len(name) <= NAME_MAX, name
+        for name in self.nested:
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name) and len(name) <= NAME_MAX, name
         for members in self.sets.values():
             assert 1 <= len(members) <= limit and members <= self.addresses.keys()
-        # Every address is in exactly one set.
-        assert sum(map(len, self.sets.values())) == len(self.addresses)
+        for members in self.nested.values():  # one level: sets of address sets
+            assert 1 <= len(members) <= limit and members <= self.sets.keys()
+        # Every address is in a set; with one tag in exactly one.
+        assert set().union(*self.sets.values()) == self.addresses.keys()
+        if not self.nested:
+            assert sum(map(len, self.sets.values())) == len(self.addresses)
         return self
+
+    def tops(self) -> set[str]:
+        """The sets no other set holds."""
+        held = set().union(*self.nested.values())
+        return (self.sets.keys() | self.nested.keys()) - held
+
+    def networks(self, name: str) -> set[str]:
+        """The prefixes of an address, a set, or a set of sets."""
+        if name in self.nested:
+            return set().union(*(self.networks(n) for n in self.nested[name]))
+        return {self.addresses[m] for m in self.sets.get(name, {name})}
 
     def allowed(self) -> set[str]:
         networks = set()
         for rule in self.policies.values():
             assert rule["then"] == ["permit"] and rule["match source-address"] == ["any"]
             for name in rule["match destination-address"]:
-                members = self.sets.get(name, {name})
-                networks |= {self.addresses[m] for m in members}
+                networks |= self.networks(name)
         return networks
 
 
@@ -109,7 +129,7 @@ def read_full(text: str, limit: int = 1024) -> Srx:
     srx = Srx.read(statements(text)).check(limit)
     (rule,) = srx.policies.values()
     assert rule["match application"] == ["junos-https"]
-    assert sorted(rule["match destination-address"]) == sorted(srx.sets)
+    assert sorted(rule["match destination-address"]) == sorted(srx.tops())
     return srx
 
 
@@ -169,13 +189,16 @@ def test_long_tag_names_give_short_distinct_names() -> None:
     pairs = [(long_a, [f"10.0.{i}.0/24" for i in range(30)]), (long_b, ["2001:db8::/32"])]
     shape = srx_layout(pairs, JuniperSrxOptions(set_member_limit=7))
     names = list(shape.groups)
-    assert len(names) == len(set(names)) == 6
+    # 5 + 1 sets of the tags, and the IPv4 and IPv6 sets holding them.
+    assert len(names) == len(set(names)) == 8
+    assert shape.rule_groups == ["tagsync-all-v4", "tagsync-all-v6"]
     assert all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,62}", n) for n in names)
     # Junos names get "_" for a tag's dots: two tags that then read alike stay apart.
     shape = srx_layout(
         [("A.b", ["192.0.2.0/24"]), ("A_b", ["198.51.100.0/24"])], JuniperSrxOptions()
     )
-    assert len(set(shape.groups)) == 2 and all(g.startswith("tagsync-g-A_b-") for g in shape.groups)
+    tag_sets = [g for names in shape.key_groups.values() for g in names]
+    assert len(set(tag_sets)) == 2 and all(g.startswith("tagsync-g-A_b-") for g in tag_sets)
 
 
 # --- incremental commands over real consecutive versions ----------------------------------

@@ -106,6 +106,7 @@ class PanConfig:
             assert self.groups[group], f"group left empty: {line}"
         elif kind == "del_group":
             assert not any(args[0] in r.get("destination", ()) for r in self.rules.values())
+            assert not any(args[0] in m for m in self.groups.values()), f"still held: {line}"
             del self.groups[args[0]]
         elif kind == "del_rule_dest":
             self.rules[args[0]]["destination"].remove(args[1])
@@ -114,8 +115,23 @@ class PanConfig:
             del self.objects[args[0]]
 
     def prefixes(self, group_names: set[str] | None = None) -> set[str]:
+        """The prefixes of the groups' address objects, through nested groups."""
         names = self.groups if group_names is None else group_names
-        return {self.objects[m] for g in names for m in self.groups[g]}
+        found: set[str] = set()
+        for group in names:
+            for member in self.groups[group]:
+                nested = member in self.groups
+                found |= self.prefixes({member}) if nested else {self.objects[member]}
+        return found
+
+    def top_groups(self) -> set[str]:
+        """The groups no other group holds."""
+        held = {m for members in self.groups.values() for m in members}
+        return set(self.groups) - held
+
+    def group_family(self, group: str) -> set[int]:
+        """The IP versions of a group's prefixes."""
+        return {ipaddress.ip_network(p).version for p in self.prefixes({group})}
 
 
 def load(path: Path) -> ServiceTags:
@@ -153,7 +169,8 @@ def check_full(
     else:
         assert "any" not in rule["source"] and config.prefixes(source_groups) == sources
     assert rule["action"] == {"allow"}
-    assert rule["destination"] == set(config.groups) - source_groups
+    # The rule names every group nobody else holds: the tag's groups, or the family groups.
+    assert rule["destination"] == config.top_groups() - source_groups
     return config
 
 

@@ -13,6 +13,15 @@ characters: .!@#$%^&()-_{}. Object names are case-sensitive." (same guide, Guide
 Objects; objects and object groups share one name space). Group names here are the name
 prefix and the tag name (letters, digits, ``.``, ``_``, ``-``), shortened with a digest past 64
 characters; the access-list name is held to the same 64 characters.
+
+Several tags (sensor v3.x watches two): one group per family, ``tagsync-all-v4`` and
+``tagsync-all-v6``, holding the union of the tags' prefixes of that family directly (each
+prefix once), and one access-list line per family group. Not nested groups: "The ASA does not
+support IPv6 nested network object groups, so you cannot group an object with IPv6 entries
+under another IPv6 object group" (ASA 9.2 general operations guide, Objects, IPv6 Guidelines,
+cisco.com/c/en/us/td/docs/security/asa/asa92/asdm72/general/asa-general-asdm/acl-objects.html).
+A tag name never yields these names: a single tag's group is ``<prefix><tag>``, and the family
+groups exist only when several tags are selected.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from tagsync.formats.filters import netmask
 from tagsync.formats.objectgroups import (
     Layout,
     Plan,
+    family_pairs,
     fitted_name,
     layout,
     plan,
@@ -69,7 +79,15 @@ def network_objects(prefixes: Sequence[str]) -> list[str]:
 
 
 def asa_layout(pairs: Sequence[tuple[str, Sequence[str]]], options: CiscoAsaOptions) -> Layout:
-    """One group per tag (``objects`` maps each ``network-object`` argument to its prefix)."""
+    """One group per tag, or with several tags one per family holding their union
+    (``objects`` maps each ``network-object`` argument to its prefix)."""
+    if len(pairs) > 1:
+        return layout(
+            family_pairs(pairs),
+            network_objects,
+            lambda family, count: [f"{options.name_prefix}all-{family}"],
+            NO_SPLIT,
+        )
 
     def group_names(tag: str, count: int) -> list[str]:
         return [fitted_name(f"{options.name_prefix}{tag}", tag, MAX_NAME)]
@@ -86,17 +104,23 @@ class AsaConfig:
     descriptions: dict[str, str]
 
 
-def _description(tag: str) -> str:
+def _description(text: str) -> str:
     # Tag names run to 200 characters; a description is only a label (the group name is the
     # key), so it is kept short rather than relying on the ASA's description limit.
-    text = f"tagsync: service tag {tag}"
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
 
 
 def _config(pairs: Sequence[tuple[str, Sequence[str]]], options: CiscoAsaOptions) -> AsaConfig:
     shape = asa_layout(pairs, options)
+    tags = ", ".join(tag for tag, _ in pairs)
     descriptions = {
-        group: _description(tag) for tag, groups in shape.key_groups.items() for group in groups
+        group: _description(
+            f"tagsync: IPv{key[1]} of service tags {tags}"
+            if len(pairs) > 1
+            else f"tagsync: service tag {key}"
+        )
+        for key, groups in shape.key_groups.items()
+        for group in groups
     }
     return AsaConfig(shape, descriptions)
 

@@ -8,6 +8,13 @@ Understanding Address Books, Junos Security 10.2, juniper.net/documentation/soft
 junos-security/junos-security10.2/junos-security-swconfig-security/topic-41199.html), an
 ``address-set`` per tag split at ``set_member_limit`` members, and one policy from
 ``from_zone`` to ``to_zone`` matching the sets, application ``junos-https``, ``then permit``.
+With several tags (sensor v3.x watches two) the sets are per tag and family
+(``tagsync-g-<tag>-v4``, ``-v6``) and one set per family holds them (``address-set
+tagsync-all-v4 address-set tagsync-g-<tag>-v4``): the policy matches those two only, exactly the
+tags' union. Sets nest in the global address book from Junos OS 11.2 ("This change also permits
+nested groups to be configured within the address book", Juniper, Junos Space Security
+Director, NAT Global Address Book Overview, juniper.net/documentation/en_US/junos-space22.2/
+topics/concept/junos-space-nat-global-address-book-overview.html); one level is used.
 Addresses must be network prefixes with the host bits zero ("1.2.3.4/24 is not acceptable",
 same page): tagsync only ever writes canonical prefixes.
 
@@ -37,6 +44,7 @@ from tagsync.formats.objectgroups import (
     DIGEST_LENGTH,
     Layout,
     Plan,
+    family_layout,
     layout,
     numbered_names,
     plan,
@@ -69,15 +77,24 @@ def srx_layout(pairs: Sequence[tuple[str, Sequence[str]]], options: JuniperSrxOp
     # Tag dots become "_"; two tags that then read alike ("A.b", "A_b") get a digest each.
     slugs = Counter(tag.replace(".", "_") for tag, _ in pairs)
 
-    def group_names(tag: str, count: int) -> list[str]:
+    def group_names(tag: str, count: int, suffix: str = "") -> list[str]:
         slug = tag.replace(".", "_")
         if slugs[slug] > 1:
             slug = f"{slug}-{hashlib.sha256(tag.encode()).hexdigest()[:DIGEST_LENGTH]}"
-        return numbered_names(f"{lead}g-{slug}", tag, count, MAX_NAME)
+        return numbered_names(f"{lead}g-{slug}", tag, count, MAX_NAME, suffix)
 
     def object_names(prefixes: Sequence[str]) -> list[str]:
         return prefix_object_names(prefixes, f"{lead}n-")
 
+    if len(pairs) > 1:
+        return family_layout(
+            pairs,
+            object_names,
+            lambda tag, family, count: group_names(tag, count, f"-{family}"),
+            lambda family: f"{lead}all-{family}",
+            options.set_member_limit,
+            "render.junipersrx.set_member_limit",
+        )
     return layout(pairs, object_names, group_names, options.set_member_limit)
 
 

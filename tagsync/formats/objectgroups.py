@@ -6,15 +6,21 @@ the same prefix keeps its object across runs and tags), a tag's members split in
 at most N, and - between two published versions - the objects and members to add before the
 ones to remove, so no group or rule is ever left empty in between. This module holds them for
 any such format (PAN-OS included); a format supplies only its naming rules.
+
+With several tags watched (sensor v3.x needs two), :func:`family_layout` adds one group per IP
+family over the tags' groups of that family, and the rule names those two groups only: the
+union of the tags, one group per family, however the tags and their groups come and go.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tagsync.errors import ConfigError
 from tagsync.prefixes import sorted_families
 
 if TYPE_CHECKING:
@@ -25,6 +31,8 @@ __all__ = [
     "DIGEST_LENGTH",
     "Layout",
     "Plan",
+    "family_layout",
+    "family_pairs",
     "fitted_name",
     "layout",
     "numbered_names",
@@ -74,13 +82,27 @@ class Layout:
     """Named objects and the groups holding them."""
 
     objects: dict[str, str]  # object name -> prefix, in first-seen (numeric) order
-    groups: dict[str, tuple[str, ...]]  # group name -> member object names
+    # group name -> member names (objects; a family group's members are groups), members
+    # always before the groups holding them
+    groups: dict[str, tuple[str, ...]]
     key_groups: dict[str, list[str]] = field(default_factory=dict)  # key -> its group names
+    # Nested layouts (family_layout): "v4"/"v6" -> the family's group, for families present.
+    families: dict[str, str] | None = None
 
     @property
     def tag_groups(self) -> dict[str, list[str]]:
         """``key_groups`` under the name user templates read as ``panos.tag_groups``."""
         return self.key_groups
+
+    @property
+    def rule_groups(self) -> list[str]:
+        """The groups the rule (policy, ACL) names: every group, or one per family."""
+        return list(self.groups) if self.families is None else list(self.families.values())
+
+    @property
+    def parents(self) -> frozenset[str]:
+        """The groups whose members are groups (the family groups of a nested layout)."""
+        return frozenset(self.families.values()) if self.families else frozenset()
 
 
 def layout(
@@ -106,6 +128,60 @@ def layout(
     return Layout(objects, groups, key_groups)
 
 
+def family_pairs(pairs: Iterable[tuple[str, Sequence[str]]]) -> list[tuple[str, list[str]]]:
+    """``[("v4", union), ("v6", union)]``: every key's prefixes, distinct and sorted per family."""
+    v4, v6 = sorted_families(prefix for _, prefixes in pairs for prefix in prefixes)
+    return [("v4", v4), ("v6", v6)]
+
+
+def family_layout(
+    keyed: Sequence[tuple[str, Sequence[str]]],
+    object_names: Callable[[Sequence[str]], list[str]],
+    group_names: Callable[[str, str, int], list[str]],
+    family_names: Callable[[str], str],
+    limit: int,
+    limit_setting: str,
+) -> Layout:
+    """Objects, per key and family the groups of at most ``limit`` members (named by
+    ``group_names(key, "v4"|"v6", count)``), and per family present one group holding that
+    family's groups (``family_names("v4")``), which the rule names. A prefix in several keys
+    is one object, a member of each key's group: the family group holds exactly the union."""
+    objects: dict[str, str] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    key_groups: dict[str, list[str]] = {key: [] for key, _ in keyed}
+    families: dict[str, str] = {}
+    for family in ("v4", "v6"):
+        v6 = family == "v6"
+        part = layout(
+            [(key, [p for p in prefixes if (":" in p) == v6]) for key, prefixes in keyed],
+            object_names,
+            functools.partial(_family_group_names, group_names, family),
+            limit,
+        )
+        if not part.groups:
+            continue
+        top = family_names(family)
+        if len(part.groups) > limit:
+            raise ConfigError(
+                f"the selected tags need {len(part.groups)} IPv{family[1]} groups, more than "
+                f"{limit_setting} ({limit}) allows in {top}; select fewer tags or raise the limit"
+            )
+        for name, prefix in part.objects.items():
+            objects.setdefault(name, prefix)
+        groups.update(part.groups)
+        groups[top] = tuple(part.groups)  # after its members: created last, deleted first
+        families[family] = top
+        for key, names in part.key_groups.items():
+            key_groups[key] += names
+    return Layout(objects, groups, key_groups, families)
+
+
+def _family_group_names(
+    names: Callable[[str, str, int], list[str]], family: str, key: str, count: int
+) -> list[str]:
+    return names(key, family, count)
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What turns one layout into another, in the order the commands must run: additions
@@ -114,9 +190,14 @@ class Plan:
     added_objects: list[tuple[str, str]]  # (name, prefix)
     member_adds: list[tuple[str, list[str]]]  # (group, members); creates new groups too
     added_groups: list[str]
+    # Groups to delete, a family group before the groups it holds. Run the removals in this
+    # order: the rule's removed groups, member_removals (a family group lets go of a group
+    # before it is deleted), removed_groups, removed_objects.
     removed_groups: list[str]
     member_removals: list[tuple[str, list[str]]]  # (group, members) of groups that stay
     removed_objects: list[tuple[str, str]]  # (name, prefix)
+    added_rule_groups: list[str] = field(default_factory=list)  # groups the rule names anew
+    removed_rule_groups: list[str] = field(default_factory=list)  # groups it names no longer
 
     @property
     def member_add_count(self) -> int:
@@ -153,13 +234,17 @@ def plan(old: Layout, new: Layout) -> Plan:
             gone = [m for m in old.groups[group] if m not in now]
             if gone:
                 member_removals.append((group, gone))
+    removed = [g for g in old.groups if g not in new.groups]
     return Plan(
         added_objects=added_objects,
         member_adds=member_adds,
         added_groups=[g for g in new.groups if g not in old.groups],
-        removed_groups=[g for g in old.groups if g not in new.groups],
+        # Holders first (a stable sort keeps the layout's order otherwise).
+        removed_groups=sorted(removed, key=lambda g: g not in old.parents),
         member_removals=member_removals,
         removed_objects=removed_objects,
+        added_rule_groups=[g for g in new.rule_groups if g not in old.rule_groups],
+        removed_rule_groups=[g for g in old.rule_groups if g not in new.rule_groups],
     )
 
 

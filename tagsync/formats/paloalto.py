@@ -17,6 +17,14 @@ to send after it.
 Object names come from the prefix itself (``tagsync-n-20.36.0.0/14`` -> ``tagsync-n-20-36-0-0_14``)
 so the same prefix always gets the same name across runs and tags; group names come from the
 tag. Both stay within PAN-OS's 63 characters of letters, digits, ``_`` and ``-``.
+
+Several tags (sensor v3.x watches two): per tag and family a group (``tagsync-g-<tag>-v4``,
+``-v6``, numbered when split), and per family one group holding them (``tagsync-all-v4``,
+``tagsync-all-v6``), the only destinations of the rule: it allows exactly the tags' union, one
+group per family. A static address group may hold other address groups (Palo Alto Networks
+knowledge base, "nested address groups", knowledgebase.paloaltonetworks.com/KCSArticleDetail?
+id=kA10g000000ClHgCAK); one level of nesting is used. One tag keeps its single group (both
+families), as before.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from tagsync.formats.checks import address_list, int_between, matching
 from tagsync.formats.objectgroups import (
     Layout,
     Plan,
+    family_layout,
     numbered_names,
     plan,
     prefix_object_names,
@@ -50,6 +59,7 @@ __all__ = [
     "Layout",
     "PaloAltoOptions",
     "Plan",
+    "family_group_names",
     "group_names",
     "layout",
     "object_name",
@@ -136,8 +146,26 @@ def group_names(tag_name: str, name_prefix: str, count: int) -> list[str]:
     return numbered_names(f"{name_prefix}g-{tag_name.replace('.', '_')}", tag_name, count, MAX_NAME)
 
 
+def family_group_names(tag_name: str, family: str, name_prefix: str, count: int) -> list[str]:
+    """Names of a tag's groups of one family (``v4``/``v6``) when several tags are selected."""
+    base = f"{name_prefix}g-{tag_name.replace('.', '_')}"
+    return numbered_names(base, tag_name, count, MAX_NAME, f"-{family}")
+
+
 def layout(tags: Sequence[tuple[str, Sequence[str]]], name_prefix: str, limit: int) -> Layout:
-    """Objects and groups for ``(tag name, sorted prefixes)`` pairs; groups hold <= limit."""
+    """Objects and groups for ``(tag name, sorted prefixes)`` pairs; groups hold <= limit.
+    Several tags: per tag and family groups under one group per family."""
+    if len(tags) > 1:
+        return family_layout(
+            tags,
+            lambda prefixes: object_names(prefixes, name_prefix),
+            lambda tag_name, family, count: family_group_names(
+                tag_name, family, name_prefix, count
+            ),
+            lambda family: f"{name_prefix}all-{family}",
+            limit,
+            "render.paloalto.group_member_limit",
+        )
     return objectgroups.layout(
         tags,
         lambda prefixes: object_names(prefixes, name_prefix),

@@ -1,6 +1,10 @@
 """Windows Firewall: a PowerShell script creating outbound TCP 443 allow rules, chunked so no
 rule holds more remote addresses than Windows handles well.
 
+With one tag the rules are that tag's (``<group>-<tag>-001``, IPv4 and IPv6 together); with
+several (sensor v3.x watches two) one rule per IP family holds the union of the tags
+(``<group>-v4-001``, ``<group>-v6-001``, each prefix once), still split at ``chunk_size``.
+
 The script replaces the rules of its group make-before-break: it creates this file's rules
 under new names (the names end in this file's version, a digest of its rules, and a run
 number), and only when every one exists removes the group's previous rules. If a creation
@@ -26,6 +30,7 @@ from typing import Any
 from tagsync.formats.base import Format, FormatOptions, LazyContext, Selection, TagView, setting
 from tagsync.formats.checks import int_between, label
 from tagsync.formats.settings import RenderSettings
+from tagsync.prefixes import sorted_families
 
 __all__ = [
     "FORMAT",
@@ -50,16 +55,23 @@ def chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 def windows_rules(views: Sequence[TagView], group: str, size: int) -> list[dict[str, Any]]:
-    """One rule per ``size`` prefixes of each tag, named ``<group>-<tag>-<NNN>`` (the script
-    appends the version and run number at run time)."""
+    """One rule per ``size`` prefixes of each tag, named ``<group>-<tag>-<NNN>``; with several
+    tags, of each family's union, named ``<group>-v4-<NNN>``/``-v6-`` (the script appends the
+    version and run number at run time)."""
+    if len(views) > 1:
+        v4, v6 = sorted_families(prefix for view in views for prefix in view.prefixes)
+        count = f"{len(views)} service tags"
+        keyed = [("v4", f"IPv4 of {count}", v4), ("v6", f"IPv6 of {count}", v6)]
+    else:
+        keyed = [(view.name, view.name, view.prefixes) for view in views]
     rules = []
-    for view in views:
-        parts = chunks(view.prefixes, size)
+    for key, title, prefixes in keyed:
+        parts = chunks(prefixes, size)
         for index, part in enumerate(parts, start=1):
             rules.append(
                 {
-                    "name": f"{group}-{view.name}-{index:03d}",
-                    "display": f"{group}: {view.name} HTTPS ({index} of {len(parts)})",
+                    "name": f"{group}-{key}-{index:03d}",
+                    "display": f"{group}: {title} HTTPS ({index} of {len(parts)})",
                     "addresses": part,
                 }
             )

@@ -16,7 +16,7 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $group = 'tagsync MDI sensor'
 # This file's version (a digest of its rules): the same file always makes the same names.
-$version = 'v1c4e6232'
+$version = 'vec712c77'
 # The group's rules from the last run, removed only after every rule below exists. The group
 # is matched exactly (-Group takes wildcards, so it is escaped, then compared).
 $previous = @(Get-NetFirewallRule -Group ([System.Management.Automation.WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
@@ -28,8 +28,8 @@ $suffix = "-$version-$run"
 $created = @()
 try {
     $rule = @{
-        Name          = 'tagsync MDI sensor-MicrosoftDefenderForEndpoint-001' + $suffix
-        DisplayName   = 'tagsync MDI sensor: MicrosoftDefenderForEndpoint HTTPS (1 of 1)'
+        Name          = 'tagsync MDI sensor-v4-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: IPv4 of 2 service tags HTTPS (1 of 1)'
         Group         = $group
         Direction     = 'Outbound'
         Action        = 'Allow'
@@ -38,51 +38,15 @@ try {
         Profile       = 'Any'
         RemoteAddress = @(
             '4.149.115.16/28'
-            '4.190.130.32/28'
-            '4.194.226.160/27'
-            '4.208.13.0/24'
-            '13.83.125.0/24'
-            '20.8.195.0/24'
-            '20.10.127.0/24'
-            '20.15.141.0/24'
-            '20.18.4.160/28'
-            '20.19.31.144/28'
-            '20.26.63.224/28'
-            '20.91.96.64/28'
-            '20.91.149.32/28'
-            '20.175.2.208/28'
-            '20.199.204.160/28'
-            '20.204.195.240/28'
-            '20.208.150.16/28'
-            '20.211.228.80/28'
-            '20.220.2.112/28'
-            '20.226.211.64/28'
-            '20.242.181.0/24'
-            '20.254.173.48/28'
-            '40.80.103.192/28'
-            '52.172.85.0/28'
-            '68.218.120.64/28'
-            '74.162.53.32/28'
-            '74.243.77.176/28'
-        )
-    }
-    $created += New-NetFirewallRule @rule
-    $rule = @{
-        Name          = 'tagsync MDI sensor-OneDsCollector-001' + $suffix
-        DisplayName   = 'tagsync MDI sensor: OneDsCollector HTTPS (1 of 1)'
-        Group         = $group
-        Direction     = 'Outbound'
-        Action        = 'Allow'
-        Protocol      = 'TCP'
-        RemotePort    = '443'
-        Profile       = 'Any'
-        RemoteAddress = @(
             '4.150.76.184/29'
             '4.150.223.96/27'
             '4.150.223.192/28'
+            '4.190.130.32/28'
+            '4.194.226.160/27'
             '4.201.208.192/29'
             '4.207.44.64/27'
             '4.207.44.96/28'
+            '4.208.13.0/24'
             '4.220.214.144/29'
             '4.226.190.232/29'
             '4.232.44.176/28'
@@ -97,8 +61,15 @@ try {
             '13.70.79.200/29'
             '13.71.177.232/29'
             '13.78.111.198/31'
+            '13.83.125.0/24'
             '13.89.178.26/31'
             '13.89.179.8/29'
+            '20.8.195.0/24'
+            '20.10.127.0/24'
+            '20.15.141.0/24'
+            '20.18.4.160/28'
+            '20.19.31.144/28'
+            '20.26.63.224/28'
             '20.36.144.168/29'
             '20.38.157.144/30'
             '20.42.65.84/31'
@@ -115,8 +86,11 @@ try {
             '20.52.64.200/29'
             '20.52.72.112/28'
             '20.89.1.8/29'
+            '20.91.96.64/28'
+            '20.91.149.32/28'
             '20.111.117.64/27'
             '20.151.32.144/29'
+            '20.175.2.208/28'
             '20.184.175.0/27'
             '20.184.175.32/28'
             '20.189.173.0/27'
@@ -125,9 +99,17 @@ try {
             '20.194.68.152/29'
             '20.194.129.96/29'
             '20.195.152.132/30'
+            '20.199.204.160/28'
+            '20.204.195.240/28'
             '20.205.192.88/29'
             '20.208.21.164/30'
+            '20.208.150.16/28'
+            '20.211.228.80/28'
             '20.217.13.96/28'
+            '20.220.2.112/28'
+            '20.226.211.64/28'
+            '20.242.181.0/24'
+            '20.254.173.48/28'
             '23.98.113.80/29'
             '40.69.111.208/28'
             '40.70.151.72/29'
@@ -143,6 +125,7 @@ try {
             '40.79.191.208/29'
             '40.79.197.34/31'
             '40.80.54.40/29'
+            '40.80.103.192/28'
             '40.120.9.64/29'
             '40.120.64.208/30'
             '40.120.77.180/30'
@@ -171,6 +154,7 @@ try {
             '52.167.111.136/29'
             '52.168.112.66/31'
             '52.168.117.168/29'
+            '52.172.85.0/28'
             '52.178.17.2/31'
             '52.178.17.232/29'
             '52.182.141.62/31'
@@ -178,10 +162,13 @@ try {
             '52.231.23.200/29'
             '52.231.151.192/28'
             '52.246.158.168/29'
+            '68.218.120.64/28'
             '68.221.43.80/28'
             '72.155.106.248/29'
             '74.161.174.168/29'
+            '74.162.53.32/28'
             '74.162.216.144/29'
+            '74.243.77.176/28'
             '74.243.168.0/29'
             '102.37.64.168/29'
             '102.37.72.192/30'
@@ -206,6 +193,19 @@ try {
             '172.209.226.120/29'
             '191.234.150.100/30'
             '191.234.157.176/30'
+        )
+    }
+    $created += New-NetFirewallRule @rule
+    $rule = @{
+        Name          = 'tagsync MDI sensor-v6-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: IPv6 of 2 service tags HTTPS (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort    = '443'
+        Profile       = 'Any'
+        RemoteAddress = @(
             '2603:1000:4:2::780/122'
             '2603:1000:104:3::580/122'
             '2603:1010:6:4::480/122'

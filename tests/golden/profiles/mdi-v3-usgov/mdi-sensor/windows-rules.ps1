@@ -16,7 +16,7 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $group = 'tagsync MDI sensor'
 # This file's version (a digest of its rules): the same file always makes the same names.
-$version = 'va552ea86'
+$version = 'vcb613b35'
 # The group's rules from the last run, removed only after every rule below exists. The group
 # is matched exactly (-Group takes wildcards, so it is escaped, then compared).
 $previous = @(Get-NetFirewallRule -Group ([System.Management.Automation.WildcardPattern]::Escape($group)) -ErrorAction SilentlyContinue | Where-Object { $_.Group -eq $group })
@@ -28,29 +28,8 @@ $suffix = "-$version-$run"
 $created = @()
 try {
     $rule = @{
-        Name          = 'tagsync MDI sensor-MicrosoftDefenderForEndpoint-001' + $suffix
-        DisplayName   = 'tagsync MDI sensor: MicrosoftDefenderForEndpoint HTTPS (1 of 1)'
-        Group         = $group
-        Direction     = 'Outbound'
-        Action        = 'Allow'
-        Protocol      = 'TCP'
-        RemotePort    = '443'
-        Profile       = 'Any'
-        RemoteAddress = @(
-            '20.141.20.80/28'
-            '20.141.167.16/28'
-            '20.141.167.32/28'
-            '20.159.6.128/28'
-            '20.159.104.208/28'
-            '52.243.242.16/28'
-            '52.243.242.32/28'
-            '52.245.156.80/28'
-        )
-    }
-    $created += New-NetFirewallRule @rule
-    $rule = @{
-        Name          = 'tagsync MDI sensor-OneDsCollector-001' + $suffix
-        DisplayName   = 'tagsync MDI sensor: OneDsCollector HTTPS (1 of 1)'
+        Name          = 'tagsync MDI sensor-v4-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: IPv4 of 2 service tags HTTPS (1 of 1)'
         Group         = $group
         Direction     = 'Outbound'
         Action        = 'Allow'
@@ -63,15 +42,36 @@ try {
             '20.140.137.180/30'
             '20.140.137.184/29'
             '20.140.200.208/30'
+            '20.141.20.80/28'
+            '20.141.167.16/28'
+            '20.141.167.32/28'
+            '20.159.6.128/28'
+            '20.159.104.208/28'
             '20.159.235.16/29'
             '51.54.119.64/28'
             '51.54.144.208/28'
             '51.54.192.96/28'
             '52.181.43.16/29'
+            '52.243.242.16/28'
+            '52.243.242.32/28'
             '52.245.128.76/30'
             '52.245.128.80/29'
             '52.245.136.44/30'
             '52.245.136.64/29'
+            '52.245.156.80/28'
+        )
+    }
+    $created += New-NetFirewallRule @rule
+    $rule = @{
+        Name          = 'tagsync MDI sensor-v6-001' + $suffix
+        DisplayName   = 'tagsync MDI sensor: IPv6 of 2 service tags HTTPS (1 of 1)'
+        Group         = $group
+        Direction     = 'Outbound'
+        Action        = 'Allow'
+        Protocol      = 'TCP'
+        RemotePort    = '443'
+        Profile       = 'Any'
+        RemoteAddress = @(
             '2001:489a:3103:2::7c0/122'
             '2001:489a:3103:7::640/124'
             '2001:489a:3203:2::340/122'
