@@ -19,7 +19,8 @@ Unchanged files are not rewritten: a file whose bytes equal the previous generat
 hard-linked into the new one (same inode, same mtime and size), so a web server's ETag and
 Last-Modified (nginx derives both from them) and the firewalls' conditional polls see no change.
 When nothing at all changed, no generation is made. The new generation is flushed to disk
-(``sync``) before the link moves, so a crash leaves the old tree or the complete new one.
+(``syncfs`` of its filesystem) before the link moves, so a crash leaves the old tree or the
+complete new one.
 
 Serve ``OUT`` (the web server follows the link); keep ``.feeds`` out of anything that copies
 the tree as plain files, or copy ``OUT/<cloud>/`` with links followed.
@@ -120,7 +121,7 @@ class FeedTree:
 
     def previous_key(self) -> str | None:
         """The input key of the current generation, from the first line of its ``index.json``
-        (where :func:`tagsync.feeds.index_bytes` puts everything but the tags): an unchanged
+        (where :func:`tagsync.feeds.build_files` puts everything but the tags): an unchanged
         re-render stops here without parsing the whole index."""
         current = self.current()
         if current is None:
@@ -175,7 +176,7 @@ class FeedTree:
         try:
             written, linked = _write_generation(target, files, digests, known, current)
             if written:
-                os.sync()  # every new file on disk before the link may point at them
+                _sync_filesystem(target)  # every new file on disk before the link points at them
             self._swap(generation)
         except OSError as exc:
             shutil.rmtree(target, ignore_errors=True)
@@ -258,8 +259,28 @@ def _write(dir_fd: int, name: str, data: bytes) -> None:
     # Python file object and a path lookup per file would double the cost.
     fd = os.open(name, _CREATE, 0o644, dir_fd=dir_fd)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        done = os.write(fd, data)
+        if done < len(data):  # a short write: rare, and only for large files
+            view = memoryview(data)[done:]
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _sync_filesystem(directory: Path) -> None:
+    """Flush the filesystem holding ``directory``: ``syncfs(2)`` where the C library has it
+    (only that filesystem, not every disk of a busy machine), else ``sync``."""
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (ImportError, OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            os.sync()
     finally:
         os.close(fd)
