@@ -247,9 +247,13 @@ def _families(views: Sequence[TagView]) -> tuple[list[str], list[str]]:
 
 def _check_needs(formats: Sequence[Format], settings: RenderSettings) -> None:
     for fmt in formats:
-        missing = fmt.missing_settings(settings.of(fmt.name, fmt.options))
+        options = settings.of(fmt.name, fmt.options)
+        missing = fmt.missing_settings(options)
         if missing:
             reason = f": {fmt.needs_reason}" if fmt.needs_reason else ""
+            profile = getattr(options, "profile", None)
+            if fmt.profile_needs and profile in fmt.profile_needs:
+                reason += f" (profile {profile})"  # what is needed depends on it
             raise ConfigError(
                 f"the {fmt.name} format needs {', '.join(missing)} in the config file{reason}"
             )

@@ -322,3 +322,81 @@ def test_v3_fortigate_incremental_replays(old_date: str, new_date: str) -> None:
         )
     else:
         assert "ACTION NEEDED: no IPv6 prefixes remain" in text
+
+
+# --- the sensor format under v3 needs only the sensors' addresses -----------------------------
+SENSORS = ["10.0.0.20", "10.0.1.20"]
+OTHER_GROUPS = {
+    "dns_servers": ["10.0.0.53"],
+    "radius_servers": ["10.0.5.10"],
+    "device_subnets": ["10.0.0.0/16"],
+}
+
+
+def _sensor_settings(profile: str, section: dict[str, Any]) -> Any:
+    from dataclasses import replace
+
+    config = apply_profile(replace(Config(), sections={"render": {"mdi-sensor": section}}), profile)
+    return render_settings(config.section("render"))
+
+
+def test_mdi_sensor_under_v3_needs_only_the_sensors() -> None:
+    from test_render_paloalto import PanConfig
+
+    path = shared_file(FILES["public"])
+    st = parse_service_tags(path.read_bytes(), source=str(path))
+    alone = render_formats(
+        st, list(V3.tags), ["mdi-sensor"], settings=_sensor_settings("mdi-v3", {"sensors": SENSORS})
+    )
+    full = render_formats(
+        st,
+        list(V3.tags),
+        ["mdi-sensor"],
+        settings=_sensor_settings("mdi-v3", {"sensors": SENSORS, **OTHER_GROUPS}),
+    )
+    assert alone == full  # v3.x has no rule for the other groups: they change nothing
+    config = PanConfig()
+    config.apply(alone["mdi-sensor/paloalto-set-commands.txt"])
+    rule = config.rules["tagsync-mdi-ssl"]
+    assert config.prefixes(rule["source"]) == {f"{a}/32" for a in SENSORS}
+    want = union_from_json(path, V3.tags)
+    got = [nets(config.prefixes({g})) for g in rule["destination"]]
+    assert sorted(got, key=len) == sorted(
+        ({n for n in want if n.version == v} for v in (4, 6)), key=len
+    )
+    assert all(len({n.version for n in group}) == 1 for group in got)
+
+
+def test_mdi_sensor_needs_follow_the_profile() -> None:
+    from tagsync.errors import ConfigError
+
+    path = shared_file(FILES["public"])
+    st = parse_service_tags(path.read_bytes(), source=str(path))
+    with pytest.raises(ConfigError) as v3:
+        render_formats(st, list(V3.tags), ["mdi-sensor"], settings=_sensor_settings("mdi-v3", {}))
+    assert str(v3.value) == (
+        "the mdi-sensor format needs render.mdi-sensor.sensors in the config file: "
+        "the site's address groups (profile mdi-v3)"
+    )
+    # v2.x still needs all four, and refuses a part of them in one line.
+    with pytest.raises(ConfigError, match=r"missing dns_servers, radius_servers, device_subnets"):
+        _sensor_settings("mdi-v2", {"sensors": SENSORS})
+    with pytest.raises(ConfigError, match=r"needs render\.mdi-sensor\.dns_servers, "):
+        render_formats(st, ["AzureAdvancedThreatProtection"], ["mdi-sensor"])
+
+
+def test_formats_command_shows_the_needs_per_profile() -> None:
+    from typer.testing import CliRunner
+
+    from tagsync.cli import app
+    from tagsync.formats.mdi_sensor import GROUPS
+
+    result = CliRunner().invoke(app, ["formats", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    (entry,) = [e for e in json.loads(result.stdout) if e["name"] == "mdi-sensor"]
+    assert entry["needs_by_profile"] == {
+        "mdi-v2": [f"render.mdi-sensor.{g}" for g in GROUPS],
+        "mdi-v3": ["render.mdi-sensor.sensors"],
+    }
+    text = CliRunner().invoke(app, ["formats"]).stdout
+    assert "  needs with profile mdi-v3: render.mdi-sensor.sensors\n" in text

@@ -27,6 +27,11 @@ def _describe(fmt: Format) -> dict[str, Any]:
         if fmt.builtin
         else [f"render.{fmt.name}.<key> (free-form, quoted by its templates)"],
         "needs": [f"render.{fmt.name}.{key}" for key in fmt.needs],
+        # Formats whose needed settings follow the connectivity profile (`profile:`).
+        "needs_by_profile": {
+            profile: [f"render.{fmt.name}.{key}" for key in keys]
+            for profile, keys in fmt.profile_needs.items()
+        },
         "in_all": fmt.in_all,
         "builtin": fmt.builtin,
     }
@@ -41,7 +46,10 @@ def _text(entries: list[dict[str, Any]]) -> str:
         if entry["incremental_files"]:
             with_previous = ", ".join(entry["incremental_files"])
             lines.append(f"  with a previous version: {with_previous}")
-        if entry["needs"]:
+        if entry["needs_by_profile"]:
+            for profile, needed in entry["needs_by_profile"].items():
+                lines.append(f"  needs with profile {profile}: {', '.join(needed)}")
+        elif entry["needs"]:
             lines.append(f"  needs: {', '.join(entry['needs'])}")
         if entry["options"]:
             lines.append(f"  options: {', '.join(entry['options'])}")

@@ -54,6 +54,12 @@ class FormatOptions:
     # Settings that must be given together or not at all (e.g. the MDI address groups).
     together: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def together_for(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The settings to give together, given the section's values (a format whose set
+        depends on another setting, such as the connectivity profile, overrides this)."""
+        return cls.together
+
     def __post_init__(self) -> None:
         # Values set in code get the same checks as values read from YAML.
         for item in dataclasses.fields(self):
@@ -79,9 +85,10 @@ class FormatOptions:
                     f"known keys: {', '.join(known) or 'none'}"
                 )
             values[key] = known[key].metadata["check"](value, f"{where}.{key}")
-        given = [name for name in cls.together if values.get(name)]
-        if given and len(given) != len(cls.together):
-            missing = [name for name in cls.together if name not in given]
+        together = cls.together_for(values)
+        given = [name for name in together if values.get(name)]
+        if given and len(given) != len(together):
+            missing = [name for name in together if name not in given]
             raise ConfigError(f"{where}: missing {', '.join(missing)} (give all of them or none)")
         return cls(**values)
 
@@ -164,6 +171,9 @@ class Format:
     # Option keys that must be set in the config before this format can render, and why.
     needs: tuple[str, ...] = ()
     needs_reason: str = ""
+    # Per connectivity profile (tagsync.profiles; the options' `profile` setting), where a
+    # profile needs other keys than `needs` (sensor v3.x uses only the sensors' addresses).
+    profile_needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     lists_prefixes: bool = True  # False: an empty tag is no reason to refuse the format
     in_all: bool = True  # part of `render all` / check's default: needs no site settings
     # Outputs rendered only when the previous version is known (incremental commands).
@@ -175,6 +185,14 @@ class Format:
     def uses_previous(self) -> bool:
         return bool(self.incremental_outputs)
 
+    def needs_for(self, profile: str | None) -> tuple[str, ...]:
+        """The keys needed under ``profile`` (None, or one without its own list: ``needs``)."""
+        if profile is not None and profile in self.profile_needs:
+            return self.profile_needs[profile]
+        return self.needs
+
     def missing_settings(self, options: FormatOptions) -> list[str]:
-        """``render.<name>.<key>`` for each needed setting left unset."""
-        return [f"render.{self.name}.{key}" for key in self.needs if not getattr(options, key)]
+        """``render.<name>.<key>`` for each setting needed under the options' profile (when
+        the format has one) left unset."""
+        needed = self.needs_for(getattr(options, "profile", None))
+        return [f"render.{self.name}.{key}" for key in needed if not getattr(options, key)]

@@ -4,8 +4,8 @@ Ports and directions come from the profile's port table (``tagsync/ports.py``, w
 the pages): for sensor v2.x the "Required ports" table of the v2.x prerequisites (SSL TCP 443
 to the cloud service, DNS, Netlogon, RADIUS, localhost TCP 444 and the NNR ports); for sensor
 v3.x only TCP 443 to Defender for Endpoint's tags, as its prerequisites list no ports. The
-address groups stay required for both (``Format.needs`` is one list per format); v3.x uses
-only ``sensors``.
+address groups needed follow the profile (``Format.profile_needs``): v2.x needs all four, v3.x
+only ``sensors`` (the source of its one rule); groups a profile does not use may stay unset.
 
 The sensor runs on Windows (domain controllers, AD FS, AD CS), whose Windows Firewall is
 stateful. So the Linux forms (iptables, ip6tables, nftables) are a *gateway* profile: rules
@@ -18,7 +18,7 @@ Windows rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +34,18 @@ from tagsync.ports import PORTS, PortRule
 from tagsync.prefixes import aggregate
 from tagsync.profiles import DEFAULT_PROFILE, PROFILES
 
-__all__ = ["FORMAT", "PROFILE", "MdiSensorOptions", "PortRule", "mdi_context"]
+__all__ = ["FORMAT", "PROFILE", "MdiSensorOptions", "PortRule", "mdi_context", "needed_groups"]
 
 GROUPS = ("dns_servers", "radius_servers", "device_subnets", "sensors")
 # nft names are at most 32 characters here; the chain's sets add "_v4"/"_v6".
 _NFT_CHAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,28}")
+
+
+def needed_groups(profile: str) -> tuple[str, ...]:
+    """The address groups a profile's port table uses: the sensors (every rule's own end)
+    and each group a rule names as its peer, in GROUPS order."""
+    peers = {rule.peer for rule in PORTS[profile].rules} | {"sensors"}
+    return tuple(name for name in GROUPS if name in peers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,12 @@ class MdiSensorOptions(FormatOptions):
     """Chain, table and group names, and the site's address groups (canonical CIDRs)."""
 
     together = GROUPS
+
+    @classmethod
+    def together_for(cls, values: Mapping[str, Any]) -> tuple[str, ...]:
+        # Only the groups the profile uses go together (v3.x: the sensors alone).
+        profile = values.get("profile", DEFAULT_PROFILE)
+        return needed_groups(profile) if profile in PORTS else GROUPS
 
     # Gateway chains, both jumped to from FORWARD: from the sensors, and to them.
     chain_out: str = setting("TAGSYNC-MDI-OUT", own_chain_name())
@@ -125,12 +138,13 @@ def _windows_rules(
 def mdi_context(
     groups: MdiSensorOptions, name_prefix: str, limit: int, windows_chunk: int
 ) -> dict[str, Any]:
-    """Template data for the sensor profile; the site's address groups must be set."""
-    if not all(getattr(groups, name) for name in GROUPS):
+    """Template data for the sensor profile; the address groups its profile uses must be set."""
+    needed = needed_groups(groups.profile)
+    if not all(getattr(groups, name) for name in needed):
         # The engine checks FORMAT.needs first; this is for user templates reading `mdi`.
         raise ConfigError(
-            f"the sensor profile needs {', '.join(f'render.mdi-sensor.{g}' for g in GROUPS)} "
-            "in the config file"
+            f"the sensor profile needs {', '.join(f'render.mdi-sensor.{g}' for g in needed)} "
+            f"in the config file (profile {groups.profile})"
         )
     ports = PORTS[groups.profile]
     profile = ports.rules
@@ -139,6 +153,8 @@ def mdi_context(
     panos_groups: dict[str, list[tuple[str, list[str]]]] = {}
     panos_objects: dict[str, str] = {}
     for name, group_label in _GROUP_LABELS.items():
+        if name not in needed:
+            continue  # no rule of this profile uses it: no objects for it either
         members = [object_name(p, name_prefix) for p in getattr(groups, name)]
         for member, prefix in zip(members, getattr(groups, name), strict=True):
             panos_objects.setdefault(member, prefix)
@@ -213,5 +229,6 @@ FORMAT = Format(
     context=_context,
     needs=GROUPS,
     needs_reason="the site's address groups",
+    profile_needs={profile: needed_groups(profile) for profile in PORTS},
     in_all=False,
 )
