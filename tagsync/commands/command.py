@@ -115,6 +115,8 @@ def _metavar(name: str, annotation: Any) -> str:
         return "FILE"
     if "float" in text or "int" in text:
         return "SECONDS" if "timeout" in name else "N"
+    if name == "fmt":
+        return "FORMAT"
     return name.upper().removesuffix("S") if name.endswith("tags") else name.upper()
 
 
@@ -130,7 +132,8 @@ def _described(name: str, annotation: Any) -> Any:
         if isinstance(item, OptionInfo) and item.metavar is None:
             item.metavar = _metavar(name, base)
         elif isinstance(item, ArgumentInfo) and item.metavar is None:
-            item.metavar = f"{_metavar(name, base)}..." if "list" in str(base) else name.upper()
+            # Click adds "..." to a repeatable argument in the usage line itself.
+            item.metavar = _metavar(name, base) if "list" in str(base) else name.upper()
     return Annotated[(base, *info)]
 
 
