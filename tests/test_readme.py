@@ -26,6 +26,7 @@ time a version was accepted or checked) compare equal to any other time stamp.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -37,6 +38,17 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tagsync import config as config_module
+from tagsync.alerts import config as alerts_config
+from tagsync.config import Config, DownloadSettings, default_output_dir, default_state_dir
+from tagsync.errors import ConfigError
+from tagsync.formats.registry import BUILTIN, site_neutral
+from tagsync.formats.settings import render_settings
+from tagsync.grace import grace_setting
+from tagsync.history.retention import DEFAULT_KEEP, keep_setting
+from tagsync.profiles import apply_profile
+from tagsync.runner import check_formats
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -209,15 +221,11 @@ def test_sh_blocks_exit_0(ran: dict[str, Outcome]) -> None:
 
 def _dummy_secrets(section: Any) -> Iterator[str]:
     """Every environment variable a ``*_env`` key names, anywhere in ``section``."""
-    if isinstance(section, list):
-        for item in section:
-            yield from _dummy_secrets(item)
-    elif isinstance(section, dict):
-        for key, value in section.items():
-            if str(key).endswith("_env") and isinstance(value, str):
-                yield value
-            elif str(key).endswith("_env") and isinstance(value, dict):
-                yield from (v for v in value.values() if isinstance(v, str))
+    items = section if isinstance(section, list) else [section]
+    for item in items:
+        for key, value in item.items() if isinstance(item, dict) else ():
+            if str(key).endswith("_env"):
+                yield from [value] if isinstance(value, str) else dict(value).values()
             else:
                 yield from _dummy_secrets(value)
 
@@ -225,17 +233,10 @@ def _dummy_secrets(section: Any) -> Iterator[str]:
 def validate_config(text: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Load a documented config and validate every section through its owner; returns the
     Config after the profile is applied."""
-    from tagsync.alerts.config import load_channels
-    from tagsync.config import load_config
-    from tagsync.formats.settings import render_settings
-    from tagsync.grace import grace_setting
-    from tagsync.history.retention import keep_setting
-    from tagsync.profiles import apply_profile
-    from tagsync.runner import check_formats
 
     path = directory / "config.yaml"
     path.write_text(text, encoding="utf-8")
-    config = apply_profile(load_config(path, required=True))
+    config = apply_profile(config_module.load_config(path, required=True))
 
     def refuse_deprecated(message: str) -> None:
         raise AssertionError(f"the README documents a deprecated key: {message}")
@@ -245,7 +246,7 @@ def validate_config(text: str, directory: Path, monkeypatch: pytest.MonkeyPatch)
     for variable in _dummy_secrets(alerts):
         value = "https://hooks.example.invalid/x" if "URL" in variable else "dummy-value"
         monkeypatch.setenv(variable, value)
-    load_channels(alerts, str(path))
+    alerts_config.load_channels(alerts, str(path))
     keep_setting(config)
     grace_setting(config)
     check_formats(config)
@@ -315,28 +316,16 @@ def _reference(first_key: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _known_history_keys() -> set[str]:
     """The keys history accepts, as its own error message lists them."""
-    from tagsync.config import Config
-    from tagsync.errors import ConfigError
-    from tagsync.history.retention import keep_setting
 
     with pytest.raises(ConfigError) as refused:
         keep_setting(Config(sections={"history": {"no-such-key": 1}}))
     return set(str(refused.value).rpartition("known: ")[2].split(", "))
 
 
-def test_configuration_lists_every_key_with_its_default() -> None:
+def test_configuration_lists_every_key_with_its_default(tmp_path: Path) -> None:
     """Every key the loader accepts (core keys, every section, every format option) is in the
     Configuration section; a live key has exactly the default the code uses, and a key shown
     commented out is one that is unset by default (or taken from the top-level profile)."""
-    import dataclasses
-
-    from tagsync import config as config_module
-    from tagsync.config import Config, DownloadSettings, default_output_dir, default_state_dir
-    from tagsync.formats.registry import BUILTIN, site_neutral
-    from tagsync.formats.settings import render_settings
-    from tagsync.grace import grace_setting
-    from tagsync.history.retention import DEFAULT_KEEP, keep_setting
-    from tagsync.runner import check_formats
 
     live, full = _reference("cloud")
     accepted = config_module._CORE_KEYS | config_module._OWNED_SECTIONS
@@ -351,12 +340,9 @@ def test_configuration_lists_every_key_with_its_default() -> None:
         assert _keys(full["render"][name]) == fields, f"render.{name}"
 
     # Live keys: exactly the defaults (loaded as tagsync loads them).
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"readme-reference-{os.getpid()}.yaml"
+    path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(live), encoding="utf-8")
-    try:
-        config = config_module.load_config(path, required=True)
-    finally:
-        path.unlink()
+    config = config_module.load_config(path, required=True)
     assert config.state_dir == default_state_dir()
     assert config.output_dir == default_output_dir()
     plain = dataclasses.replace(config, path=None, sections={}, state_dir=None, output_dir=None)
@@ -382,7 +368,6 @@ def test_configuration_lists_every_key_with_its_default() -> None:
 
 
 def test_alert_channels_list_every_key_with_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tagsync.alerts import config as alerts_config
 
     live, full = _reference("alerts")
     kinds = {entry["type"]: entry for entry in full["alerts"]}
@@ -410,3 +395,42 @@ def test_alert_channels_list_every_key_with_its_default(monkeypatch: pytest.Monk
 
 # What a channel cannot do without; everything else has a default.
 REQUIRED = {"url", "url_env", "host", "from", "to"}
+
+
+def _section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}")
+    return text[start : text.find("\n## ", start + 4)]
+
+
+def test_command_synopses_name_every_command_and_option() -> None:
+    """Every command of `tagsync --help` (and of `history`) has a `tagsync NAME` synopsis line
+    in the Commands section, and each of its long options is named there."""
+    import typer.main
+
+    from tagsync.cli import app
+
+    section = _section("Commands")
+
+    def leaves(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        if hasattr(command, "commands"):  # a group (typer's own click, or click)
+            for name, sub in command.commands.items():
+                yield from leaves(sub, f"{path} {name}".strip())
+        else:
+            yield path, command
+
+    for path, command in leaves(typer.main.get_command(app), ""):
+        spelled = path.replace("history show", "history [show]")
+        assert re.search(rf"^tagsync {re.escape(spelled)}\b", section, re.M), path
+        for param in command.params:
+            for option in getattr(param, "opts", []):
+                if option.startswith("--") and option != "--help":
+                    assert option in section, f"{path} {option}"
+
+
+def test_exit_code_table_lists_every_code() -> None:
+    from tagsync import errors
+
+    codes = {v for k, v in vars(errors).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    table = set(map(int, re.findall(r"^\| (\d+) \|", _section("Exit codes"), re.M)))
+    assert table == codes
