@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import typer.core
 
 from tagsync import __version__
 from tagsync.commands import (
@@ -32,10 +31,6 @@ from tagsync.commands import (
 from tagsync.commands.common import default_paths_help
 
 __all__ = ["app", "main"]
-
-# Typer prints an argument's Python type beside its name in --help (`NAMES... <list[str]>`):
-# noise for users, so arguments show only their metavar, like options.
-typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="tagsync",

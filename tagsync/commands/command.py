@@ -132,8 +132,8 @@ def _described(name: str, annotation: Any) -> Any:
         if isinstance(item, OptionInfo) and item.metavar is None:
             item.metavar = _metavar(name, base)
         elif isinstance(item, ArgumentInfo) and item.metavar is None:
-            # Click adds "..." to a repeatable argument in the usage line itself.
-            item.metavar = _metavar(name, base) if "list" in str(base) else name.upper()
+            repeated = "list" in str(base)
+            item.metavar = f"{_metavar(name, base)}..." if repeated else name.upper()
     return Annotated[(base, *info)]
 
 
