@@ -421,7 +421,7 @@ def test_command_synopses_name_every_command_and_option() -> None:
 
     for path, command in leaves(typer.main.get_command(app), ""):
         spelled = path.replace("history show", "history [show]")
-        assert re.search(rf"^tagsync {re.escape(spelled)}\b", section, re.M), path
+        assert re.search(rf"^tagsync {re.escape(spelled)}(?=\s)", section, re.M), path
         for param in command.params:
             for option in getattr(param, "opts", []):
                 if option.startswith("--") and option != "--help":
