@@ -144,7 +144,7 @@ def test_history_command_formats(runner: CliRunner, full: tuple[Store, list[Path
     assert document["versions"][0]["change_number"] == newest["changeNumber"]
     text = runner.invoke(app, ["history", TAG, "--state-dir", state])
     assert text.exit_code == 0
-    assert text.stdout.startswith(f"{TAG} in Public: {len(files)} kept version(s)")
+    assert text.stdout.startswith(f"{TAG} in Public: {len(files)} kept versions")
     for entry in document["versions"]:
         for prefix in entry["added"]:
             assert f"  + {prefix}\n" in text.stdout
@@ -156,6 +156,25 @@ def test_history_command_formats(runner: CliRunner, full: tuple[Store, list[Path
     unknown = runner.invoke(app, ["history", "AzureAdvancedThreatProtectio", "--state-dir", state])
     assert unknown.exit_code == 3
     assert "did you mean AzureAdvancedThreatProtection" in unknown.stderr
+
+
+def test_history_defaults_to_the_watched_tags(
+    runner: CliRunner, full: tuple[Store, list[Path]], tmp_path: Path
+) -> None:
+    store, _ = full
+    state = str(store.root.parent)
+    alone = runner.invoke(app, ["history", "--state-dir", state])
+    assert alone.exit_code == 0, alone.output
+    assert alone.stdout == runner.invoke(app, ["history", TAG, "--state-dir", state]).stdout
+    # The watched tags come from the config (or its profile): one report per tag.
+    config = tmp_path / "c.yaml"
+    config.write_text("tags: [AzureAdvancedThreatProtection, AzureActiveDirectory]\n")
+    both = runner.invoke(
+        app, ["history", "--state-dir", state, "-c", str(config), "--format", "json"]
+    )
+    assert both.exit_code == 0, both.output
+    names = [entry["tag"] for entry in json.loads(both.stdout)["tags"]]
+    assert names == ["AzureAdvancedThreatProtection", "AzureActiveDirectory"]
 
 
 @pytest.mark.parametrize("back", [1, 4, 13])

@@ -91,7 +91,7 @@ def test_out_of_order_then_twice(runner: CliRunner, tmp_path: Path) -> None:
     before = state_files(tmp_path)
     again = run(runner, tmp_path, "--cloud", "usgov", *map(str, files))
     assert again.exit_code == 0
-    assert f"0 of {len(files)} file(s) imported" in again.stdout
+    assert f"0 of {len(files)} files imported" in again.stdout
     assert state_files(tmp_path) == before  # nothing rewritten
     assert not store.meta_path.exists()  # import never accepts
 
@@ -163,7 +163,7 @@ def test_older_files_go_before_the_snapshot_which_stays(runner: CliRunner, tmp_p
         ["history", "AzureCloud", "--cloud", "usgov", "--state-dir", str(tmp_path), "-q"],
     )
     assert shown.exit_code == 0
-    assert f"{len(expected_versions(older))} kept version(s)" in shown.stdout
+    assert f"{len(expected_versions(older))} kept versions" in shown.stdout
     assert "published 2025-07-28" in shown.stdout
 
 

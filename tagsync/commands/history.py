@@ -24,6 +24,7 @@ from tagsync.commands.common import (
     open_session,
     write_output,
 )
+from tagsync.words import counted
 
 if TYPE_CHECKING:
     from typer._click.core import Context  # Typer's vendored click: what TyperGroup takes
@@ -62,7 +63,8 @@ def _summary(row: TagVersion) -> str:
 
 def _text(history: TagHistory) -> str:
     lines = [
-        f"{history.name} in {history.cloud}: {len(history.versions)} kept version(s), newest first"
+        f"{history.name} in {history.cloud}: {counted(len(history.versions), 'kept version')}, "
+        "newest first"
     ]
     for row in history.versions:
         lines.append(_summary(row))
@@ -73,7 +75,7 @@ def _text(history: TagHistory) -> str:
 
 def _markdown(history: TagHistory) -> str:
     lines = [
-        f"## `{history.name}` in {history.cloud}: {len(history.versions)} kept version(s)",
+        f"## `{history.name}` in {history.cloud}: {counted(len(history.versions), 'kept version')}",
         "",
         "| changeNumber | Accepted | Published | Tag changeNumber | Added | Removed | Prefixes |",
         "|---:|---|---|---:|---:|---:|---:|",
@@ -96,15 +98,17 @@ def _markdown(history: TagHistory) -> str:
     return "\n".join(lines)
 
 
-def _json(history: TagHistory) -> str:
+def _json(histories: list[TagHistory]) -> str:
+    """One tag: ``{cloud, tag, versions}``; several: ``{cloud, tags: [that, ...]}``."""
     import json
 
-    document = {
-        "cloud": history.cloud,
-        "tag": history.name,
-        "versions": [row.to_dict() for row in history.versions],
-    }
-    return json.dumps(document, indent=2) + "\n"
+    documents = [
+        {"cloud": h.cloud, "tag": h.name, "versions": [row.to_dict() for row in h.versions]}
+        for h in histories
+    ]
+    if len(documents) == 1:
+        return json.dumps(documents[0], indent=2) + "\n"
+    return json.dumps({"cloud": histories[0].cloud, "tags": documents}, indent=2) + "\n"
 
 
 class _DefaultShow(typer.core.TyperGroup):
@@ -113,27 +117,30 @@ class _DefaultShow(typer.core.TyperGroup):
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         help_names = set(ctx.help_option_names)
-        if args and args[0] not in self.commands and args[0] not in help_names:
+        # No word at all: `show` with the watched tags.
+        if not args or (args[0] not in self.commands and args[0] not in help_names):
             args = ["show", *args]
         return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
     cls=_DefaultShow,
-    no_args_is_help=True,
-    subcommand_metavar="TAG | show TAG | import FILE...",
+    subcommand_metavar="[TAG...] | show [TAG...] | import FILE...",
     add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="What changed in a tag, accepted version by version (`history TAG`, the same as "
-    "`history show TAG`), and `history import FILE...` to back-fill the history from old "
-    "published files.",
+    help="What changed in the watched tags (or the TAGs given), accepted version by version "
+    "(`history [TAG...]`, the same as `history show [TAG...]`), and `history import FILE...` "
+    "to back-fill the history from old published files.",
 )
 
 
 @handle_errors
 def history(
-    tag: Annotated[str, typer.Argument(help="Tag name (case-insensitive)", show_default=False)],
+    tags: Annotated[
+        list[str] | None,
+        typer.Argument(help="Tag names [default: the watched tags]", show_default=False),
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="text, markdown or json", case_sensitive=False)
     ] = "text",
@@ -155,11 +162,15 @@ def history(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     session = open_session(config, cloud, state_dir)
-    result = tag_history(history_of(session.store()), tag)
-    for problem in result.problems:
+    kept = history_of(session.store())
+    results = [tag_history(kept, name) for name in (tags or session.config.tags)]
+    for problem in dict.fromkeys(p for result in results for p in result.problems):
         note(f"warning: {problem}")
-    render = {"text": _text, "markdown": _markdown, "json": _json}[fmt]
-    write_output(render(result), output)
+    if fmt == "json":
+        write_output(_json(results), output)
+        return
+    render = _markdown if fmt == "markdown" else _text
+    write_output("\n".join(render(result) for result in results), output)
 
 
 @handle_errors
@@ -206,8 +217,8 @@ def history_import(
     lines = [f"imported {line}" for line in outcome.imported]
     lines += [f"skipped {line}" for line in outcome.skipped]
     lines.append(
-        f"{len(outcome.imported)} of {len(files)} file(s) imported; "
-        f"{outcome.kept} version(s) kept in {store.root / 'history'}"
+        f"{len(outcome.imported)} of {counted(len(files), 'file')} imported; "
+        f"{counted(outcome.kept, 'version')} kept in {store.root / 'history'}"
     )
     write_output("\n".join(lines) + "\n", None)
     if outcome.failed:
@@ -215,7 +226,7 @@ def history_import(
             note(f"error: {line}")
         count = len(outcome.failed)
         raise DataError(
-            f"{outcome.failed[-1]} ({count} file(s) not imported; the others were)"
+            f"{outcome.failed[-1]} ({counted(count, 'file')} not imported; the others were)"
             if count > 1
             else f"{outcome.failed[0]} (not imported; the other files were)"
         )
