@@ -49,7 +49,7 @@ _CORE_KEYS = {
     "download",
     "guards",
 }
-_OWNED_SECTIONS = {"render", "alerts", "check", "formats", "history", "lookup"}
+_OWNED_SECTIONS = {"render", "alerts", "check", "formats", "history"}
 
 
 @dataclass(frozen=True, slots=True)

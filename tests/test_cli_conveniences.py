@@ -147,3 +147,23 @@ def test_prefixes_json(runner: CliRunner) -> None:
     assert document["ipv6"] == [str(n) for n in ordered if n.version == 6]
     assert document["tags"] == ["AzureAdvancedThreatProtection"]
     assert run(runner, "prefixes", "-f", str(SAMPLE_NEW), "--format", "yaml")[0] == 2
+
+
+def test_render_help_names_every_builtin_format(runner: CliRunner) -> None:
+    from tagsync.formats.registry import BUILTIN
+
+    code, out, _ = run(runner, "render", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert all(name in flat for name in BUILTIN), out
+
+
+def test_output_options_name_a_file(runner: CliRunner) -> None:
+    for command in ("fetch", "diff", "status", "history"):
+        code, out, _ = (
+            run(runner, command, "--help")
+            if command != "history"
+            else run(runner, "history", "show", "--help")
+        )
+        assert code == 0
+        assert re.search(r"-o, --output FILE", out), (command, out)

@@ -356,7 +356,7 @@ def test_configuration_lists_every_key_with_its_default(tmp_path: Path) -> None:
         assert settings.of(name, fmt.options) == fmt.options(), f"render.{name}"
 
     # Commented-out keys: unset by default, or inherited from the top level.
-    inherited = {"tags", "formats", "lookup", "profile", "workspace", "usgov_offering"}
+    inherited = {"tags", "formats", "profile", "workspace", "usgov_offering"}
     for key in _keys(full) - _keys(live):
         assert key in inherited or getattr(Config(), key) is None, key
     for key in _keys(full["download"]) - _keys(live["download"]):

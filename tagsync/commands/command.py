@@ -109,7 +109,7 @@ def _start_logging(options: RunOptions) -> None:
 def _metavar(name: str, annotation: Any) -> str:
     """What ``--help`` shows for an option's value: a word, never a Python type."""
     text = str(annotation)
-    if name in ("out", "output") or name.endswith("_dir") or name == "templates":
+    if name == "out" or name.endswith("_dir") or name == "templates":
         return "DIR"
     if "Path" in text:
         return "FILE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -241,9 +242,16 @@ def write_output(text: str | bytes, output: Path | None, what: str = "output fil
     """Write to a file atomically, or to stdout when ``output`` is None or '-'."""
     data = text.encode("utf-8") if isinstance(text, str) else text
     if output is None or str(output) == "-":
-        stream = typer.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        # The bytes as they are (a raw file keeps its CRLF); a stdout without a byte layer
+        # (a StringIO in tests or embedding code) gets text.
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is not None:
+            sys.stdout.flush()
+            binary.write(data)
+            binary.flush()
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+            sys.stdout.flush()
         return
     from tagsync.atomic import atomic_write_bytes
     from tagsync.errors import LocalError
