@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-from urllib.request import url2pathname
 
 from tagsync import __version__
 from tagsync.clouds import Cloud
@@ -100,6 +99,9 @@ def local_path(url: str) -> Path | None:
     if scheme == "file" and url[5:7] == "//":
         if parts.netloc not in ("", "localhost"):
             raise ConfigError(f"--url {url}: a file URL names a local file (file:///PATH)")
+        # Imported here: urllib.request pulls in http.client and email (~14 ms) at start-up.
+        from urllib.request import url2pathname
+
         return Path(url2pathname(parts.path))
     if "://" in url:
         raise ConfigError(

@@ -316,6 +316,7 @@ def parse_service_tags(
     expected_cloud: str | None = None,
     trusted_prefixes: frozenset[str] = frozenset(),
     check_all_prefixes: bool = True,
+    prefixes_trusted: bool = False,
 ) -> ServiceTags:
     """Parse and validate one Service Tags JSON document.
 
@@ -325,13 +326,15 @@ def parse_service_tags(
     other version's ``distinct_prefixes`` in a diff): week to week nearly all prefixes repeat,
     so only the new ones need checking. ``check_all_prefixes=False`` defers prefix checks to
     the first read of each tag (see :class:`TagTable`), for commands that read a few tags.
+    ``prefixes_trusted``: every prefix was validated when these exact bytes were accepted
+    (the store checks their sha256 first), so only the structure is checked again.
     """
     # The document is a tree (no reference cycles), so the cyclic GC has nothing to find while
     # ~100,000 objects are created; pausing it keeps it from rescanning them over and over.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        service_tags = _parse(data, source, expected_cloud, trusted_prefixes)
+        service_tags = _parse(data, source, expected_cloud, trusted_prefixes, prefixes_trusted)
         if check_all_prefixes:
             service_tags.validate()
         return service_tags
@@ -341,7 +344,11 @@ def parse_service_tags(
 
 
 def _parse(
-    data: bytes, source: str, expected_cloud: str | None, trusted: frozenset[str]
+    data: bytes,
+    source: str,
+    expected_cloud: str | None,
+    trusted: frozenset[str],
+    all_trusted: bool = False,
 ) -> ServiceTags:
     document = _decode_json(data, source)
     if not isinstance(document, dict) or not isinstance(document.get("values"), list):
@@ -367,7 +374,7 @@ def _parse(
     if bulk is None:
         table = TagTable(_tags_checked_one_by_one(values, source), source=source)
     else:
-        table = TagTable(bulk, source=source, unverified=True, trusted=trusted)
+        table = TagTable(bulk, source=source, unverified=not all_trusted, trusted=trusted)
     return ServiceTags(
         cloud=cloud,
         change_number=change_number,

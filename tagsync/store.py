@@ -14,6 +14,7 @@ replaced atomically, so a crash at any moment leaves a complete old or new snaps
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -136,6 +137,10 @@ class Store:
             data = path.read_bytes()
         except FileNotFoundError:
             raise self._damaged(f"{path}: snapshot data file is missing") from None
+        # The bytes are checked first: when they are the ones accepted (and validated then),
+        # their prefixes need no second validation.
+        if hashlib.sha256(data).hexdigest() != meta.sha256:
+            raise self._damaged(f"{path}: snapshot data does not match its recorded sha256")
         try:
             snapshot = parse_service_tags(
                 data,
@@ -143,11 +148,10 @@ class Store:
                 expected_cloud=self.cloud.file_cloud,
                 trusted_prefixes=trusted_prefixes,
                 check_all_prefixes=check_all_prefixes,
+                prefixes_trusted=True,
             )
         except DataError as exc:
             raise self._damaged(exc.message) from None
-        if snapshot.sha256 != meta.sha256:
-            raise self._damaged(f"{path}: snapshot data does not match its recorded sha256")
         return Loaded(Fetched(data, meta.source), snapshot)
 
     def _damaged(self, problem: str) -> DataError:
