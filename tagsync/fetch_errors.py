@@ -17,8 +17,6 @@ another attempt gets the same answer and only delays the error:
 from __future__ import annotations
 
 import os
-import socket
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -111,6 +109,8 @@ def _proxy_for(url: str) -> tuple[str, str]:
 
 def describe_failure(exc: BaseException, url: str, connect_timeout: float) -> Failure:
     """The cause of a failed request for ``url``, a hint, and whether to retry."""
+    import ssl
+
     import requests
     import urllib3.exceptions
 
@@ -159,6 +159,8 @@ def describe_failure(exc: BaseException, url: str, connect_timeout: float) -> Fa
 
 def _low_level(exc: BaseException) -> tuple[str, str, bool]:
     """(kind, words, retry) for the socket-level cause: dns, refused, timeout or other."""
+    import socket
+
     dns = _first(exc, socket.gaierror)
     if isinstance(dns, OSError):
         return "dns", f"DNS lookup failed: {dns.strerror or 'no address'}", False

@@ -254,7 +254,7 @@ PROFILES: dict[str, Profile] = {
 
 def get_profile(name: str, where: str = "profile") -> Profile:
     """The profile called ``name``, or a one-line ConfigError with a near-miss suggestion."""
-    from tagsync.formats.base import did_you_mean
+    from tagsync.suggest import did_you_mean
 
     found = PROFILES.get(name.lower()) if isinstance(name, str) else None
     if found is None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagsync.clouds import Cloud
 from tagsync.config import DownloadSettings
-from tagsync.diff import ChangeSet, diff_service_tags
 from tagsync.fetch import fetch_service_tags
-from tagsync.guards import check_mass_removal, check_rollback
 from tagsync.model import ServiceTags, parse_service_tags
 from tagsync.store import Loaded, SnapshotMeta, Store
 from tagsync.tagnames import find_tag, regional_variants, resolve_tags
+
+if TYPE_CHECKING:
+    from tagsync.diff import ChangeSet
 
 __all__ = [
     "Candidate",
@@ -106,6 +108,10 @@ def compare_with_snapshot(
     # Week to week nearly every prefix repeats: only the snapshot's new ones need checking.
     old = store.load(trusted_prefixes=new.distinct_prefixes)
     names = None if tags is None else watched_names(old, new, tags, regions=regions)
+    # Imported here: loading a version (every command) needs neither the diff nor the guards.
+    from tagsync.diff import diff_service_tags
+    from tagsync.guards import check_mass_removal, check_rollback
+
     changes = diff_service_tags(old, new, names)
     source = loaded.fetched.source
     if not allow_rollback:

@@ -17,9 +17,9 @@ from conftest import SAMPLE_NEW
 from typer.testing import CliRunner
 
 from tagsync import __version__
-from tagsync.cli import _COMMANDS, app
+from tagsync.cli import COMMAND_NAMES, app
 
-COMMANDS = [name for name, _ in _COMMANDS]
+COMMANDS = list(COMMAND_NAMES)
 # Commands that read service tags (so take --profile); `formats` only lists formats.
 SESSION_COMMANDS = [name for name in COMMANDS if name != "formats"]
 
@@ -78,13 +78,17 @@ def test_completion_scripts_load_and_complete(shell: str, tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+# `history` is a group: its commands are `history show` and `history import`.
+LEAVES = [c for c in COMMANDS if c != "history"] + ["history show", "history import"]
+
+
+@pytest.mark.parametrize("command", LEAVES)
 def test_every_command_takes_quiet_verbose_log_format(runner: CliRunner, command: str) -> None:
-    code, out, _ = run(runner, command, "--help")
+    code, out, _ = run(runner, *command.split(), "--help")
     assert code == 0
     for flag in ("-q, --quiet", "-v, --verbose", "--log-format"):
         assert flag in out, (command, flag)
-    assert ("--profile" in out) == (command in SESSION_COMMANDS)
+    assert ("--profile" in out) == (command.split()[0] in SESSION_COMMANDS)
     # Values are named by what they are, never by a Python type like <list[str]> or <str>.
     assert not re.search(r"<(str|int|float|path|list\[[a-z]+\])>", out), out
 
@@ -167,3 +171,22 @@ def test_output_options_name_a_file(runner: CliRunner) -> None:
         )
         assert code == 0
         assert re.search(r"-o, --output FILE", out), (command, out)
+
+
+def test_the_console_script_builds_only_the_command_it_runs() -> None:
+    # main() builds one command when one is named; the result is the same command.
+    from tagsync.cli import make_app
+
+    single = typer_main(make_app(only="prefixes"))
+    full = typer_main(app)
+    assert list(single.commands) == ["prefixes"]  # type: ignore[attr-defined]
+    assert [p.name for p in single.commands["prefixes"].params] == [  # type: ignore[attr-defined]
+        p.name
+        for p in full.commands["prefixes"].params  # type: ignore[attr-defined]
+    ]
+
+
+def typer_main(application: object) -> object:
+    import typer.main
+
+    return typer.main.get_command(application)  # type: ignore[arg-type]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tagsync.commands.common import handle_errors, write_output
+from tagsync.commands.common import handle_errors, to_json, write_output
 
 if TYPE_CHECKING:
     from tagsync.formats.base import Format
@@ -78,5 +77,5 @@ def formats(
         names = sorted(p.name for p in templates.iterdir() if p.is_dir() and p.name not in BUILTIN)
         chosen += [f for f in resolve_formats(names, templates) if not f.builtin]
     entries = [_describe(f) for f in chosen]
-    text = json.dumps(entries, indent=2) + "\n" if fmt == "json" else _text(entries)
+    text = to_json(entries) if fmt == "json" else _text(entries)
     write_output(text, None)

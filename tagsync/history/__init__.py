@@ -12,12 +12,43 @@ Modules, by job:
 The store knows nothing of history; history reads the store (its root and snapshot metadata).
 """
 
-from tagsync.history.manifests import VersionInfo
-from tagsync.history.packs import History, history_of
-from tagsync.history.problems import HistoryDamaged
-from tagsync.history.queries import TagHistory, TagVersion, tag_history, version_back
-from tagsync.history.recording import record, record_accepted
-from tagsync.history.retention import DEFAULT_KEEP, keep_setting, prune
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tagsync.history.manifests import VersionInfo
+    from tagsync.history.packs import History, history_of
+    from tagsync.history.problems import HistoryDamaged
+    from tagsync.history.queries import TagHistory, TagVersion, tag_history, version_back
+    from tagsync.history.recording import record, record_accepted
+    from tagsync.history.retention import DEFAULT_KEEP, keep_setting, prune
+
+# Loaded on first use (PEP 562): every command reads the history settings through this package,
+# and importing all of it (packs, queries, recording) at start cost ~20 ms for nothing.
+_HOME = {
+    "VersionInfo": "manifests",
+    "History": "packs",
+    "history_of": "packs",
+    "HistoryDamaged": "problems",
+    "TagHistory": "queries",
+    "TagVersion": "queries",
+    "tag_history": "queries",
+    "version_back": "queries",
+    "record": "recording",
+    "record_accepted": "recording",
+    "DEFAULT_KEEP": "retention",
+    "keep_setting": "retention",
+    "prune": "retention",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tagsync.history' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"tagsync.history.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_KEEP",

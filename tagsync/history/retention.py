@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagsync.errors import ConfigError
-from tagsync.history.manifests import PackRef, VersionInfo, used_packs
 
 if TYPE_CHECKING:
     from tagsync.config import Config
+    from tagsync.history.manifests import PackRef, VersionInfo
     from tagsync.history.packs import History
 
 __all__ = ["DEFAULT_KEEP", "MAX_KEEP", "keep_setting", "prune"]
@@ -54,6 +54,9 @@ def prune(history: History, keep: int) -> list[str]:
 
     Returns a problem line per damaged manifest met.
     """
+    # Imported here: every command reads keep_setting, only accepting a version prunes.
+    from tagsync.history.manifests import used_packs
+
     paths = [path for _, path in history.manifest_paths()]
     dropped = paths[: max(0, len(paths) - keep)]
     if dropped:
