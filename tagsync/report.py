@@ -135,7 +135,7 @@ def totals_text(changes: ChangeSet) -> str:
     ]
     return (
         f"{', '.join(parts) or 'no address gained or lost'} in watched tags "
-        f"(prefix texts +{changes.added_count} -{changes.removed_count})"
+        f"(prefix texts +{changes.added_count:,} -{changes.removed_count:,})"
     )
 
 
@@ -147,7 +147,7 @@ def _totals_lines(changes: ChangeSet) -> list[str]:
         *([f"  deploy by: {deploy_by}"] if deploy_by else []),
         f"  no longer reachable: {cidr_total('-', changes.lost_count, lost)}",
         f"  re-aggregated, same addresses: {counted(len(changes.reaggregated), 'tag')}",
-        f"  prefix texts: +{changes.added_count} -{changes.removed_count}",
+        f"  prefix texts: +{changes.added_count:,} -{changes.removed_count:,}",
     ]
 
 
@@ -173,7 +173,7 @@ def to_text(changes: ChangeSet, *, limit: int | None = None) -> str:
         lines.append(
             f"{change.name} ({tag_version_text(change.old_change_number, change.new_change_number)}"
             f"): {coverage_text(change.coverage)}; "
-            f"prefix texts +{len(change.added)} -{len(change.removed)} "
+            f"prefix texts +{len(change.added):,} -{len(change.removed):,} "
             f"({change.old_count} -> {change.new_count})"
         )
         lines.extend(_listed("+", change.coverage.gained, limit))
