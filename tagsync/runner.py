@@ -264,6 +264,12 @@ def run_check(
             loaded.fetched.source,
             extra={"event": "loaded", "change_number": new.change_number, "sha256": new.sha256},
         )
+        if not request.tags and store.meta() is None:
+            # As every other command: a profile tag the cloud does not publish (mdi-v3 in
+            # China) is named as such, not as an unknown tag (see Session.watched).
+            from tagsync.profiles import require_profile_tags
+
+            require_profile_tags(new, config, cloud.name)
         candidate = compare_with_snapshot(
             store,
             loaded,

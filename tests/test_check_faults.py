@@ -105,3 +105,16 @@ def test_save_watched_keeps_the_tags_check_resolved(runner: CliRunner, tmp_path:
     assert code == 0, err
     code, _, err = invoke(runner, *first, "-f", source, "--state-dir", state)
     assert code == 0, err
+
+
+def test_check_names_a_profile_tag_the_cloud_does_not_publish(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from conftest import shared_file
+
+    china = shared_file("servicetags/china/ServiceTags_China_20250728.json")
+    args = ("check", "--cloud", "china", "--profile", "mdi-v3", "-f", china)
+    code, _, err = invoke(runner, *args, "--state-dir", tmp_path / "s", "--out", tmp_path / "o")
+    assert code == 3
+    assert "MicrosoftDefenderForEndpoint, which the china cloud does not publish" in err
+    assert not (tmp_path / "o").exists()

@@ -79,7 +79,7 @@ def check(
 
     Exit: 0 no address gained or lost, 1 changed (and alerted), 2 usage, 3 bad data or
     refused, 4 download failed, 5 alert delivery failed (the snapshot stays, so the next run
-    alerts again).
+    alerts again), 6 a local file or directory could not be written (nothing was changed).
     """
     from tagsync.logs import get_logger
     from tagsync.runner import CheckRequest, run_check
