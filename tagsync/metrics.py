@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tagsync.status import TagCounts
     from tagsync.store import Store
 
 __all__ = [
     "RunMetrics",
-    "TagCounts",
     "previous_success",
     "record_run",
     "render_metrics",
@@ -30,17 +30,6 @@ __all__ = [
 ]
 
 _SUCCESS = "tagsync_last_success_timestamp_seconds"
-
-
-@dataclass(frozen=True, slots=True)
-class TagCounts:
-    """One watched tag in the accepted version: prefixes and (merged) addresses per family."""
-
-    name: str
-    prefixes_v4: int
-    prefixes_v6: int
-    addresses_v4: int
-    addresses_v6: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +92,12 @@ def render_metrics(run: RunMetrics) -> str:
     per_family = [
         ({**cloud, "tag": t.name, "family": family}, value)
         for t in tags
-        for family, value in (("ipv4", t.prefixes_v4), ("ipv6", t.prefixes_v6))
+        for family, value in (("ipv4", t.prefixes.ipv4), ("ipv6", t.prefixes.ipv6))
     ]
     addresses = [
         ({**cloud, "tag": t.name, "family": family}, value)
         for t in tags
-        for family, value in (("ipv4", t.addresses_v4), ("ipv6", t.addresses_v6))
+        for family, value in (("ipv4", t.addresses.ipv4), ("ipv6", t.addresses.ipv6))
     ]
     if tags:
         lines += _family(
@@ -146,28 +135,14 @@ def write_metrics(path: Path, run: RunMetrics) -> None:
 
 
 def _tag_counts(store: Store, names: Sequence[str]) -> tuple[int | None, list[TagCounts]]:
-    from tagsync.coverage import address_counts
+    from tagsync.status import tag_counts
 
     accepted = store.load_accepted(check_all_prefixes=False)
     if accepted is None:
         return None, []
     service_tags = accepted.service_tags
-    counts = []
-    for name in names:
-        tag = service_tags.tags.get(name)
-        if tag is None:
-            continue
-        addresses = address_counts(tag.prefixes)
-        counts.append(
-            TagCounts(
-                name=tag.name,
-                prefixes_v4=len(tag.ipv4),
-                prefixes_v6=len(tag.ipv6),
-                addresses_v4=addresses.ipv4,
-                addresses_v6=addresses.ipv6,
-            )
-        )
-    return service_tags.change_number, counts
+    counts = [tag_counts(service_tags, name) for name in names]
+    return service_tags.change_number, [c for c in counts if c.present]
 
 
 def record_run(path: Path, store: Store, names: Sequence[str], exit_code: int) -> None:

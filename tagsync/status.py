@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tagsync.config import Config
     from tagsync.history.manifests import VersionInfo
     from tagsync.history.packs import History
+    from tagsync.model import ServiceTags
     from tagsync.store import SnapshotMeta, Store
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "read_last_check",
     "record_check_result",
     "records_check_result",
+    "tag_counts",
 ]
 
 LAST_CHECK = "last-check.json"
@@ -121,6 +123,21 @@ class TagCounts:
         }
 
 
+def tag_counts(service_tags: ServiceTags, name: str) -> TagCounts:
+    """One watched tag's prefix and (merged) address counts; absent tags count zero."""
+    from tagsync.tagnames import find_tag
+
+    tag = find_tag(service_tags, name)
+    prefixes = tag.prefixes if tag is not None else ()
+    v4, v6 = split_families(prefixes)
+    return TagCounts(
+        tag.name if tag is not None else name,
+        tag is not None,
+        AddressCounts(len(v4), len(v6)),
+        address_counts(prefixes),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A kept version whose deploy-by date is still ahead, and what the watched tags gained."""
@@ -193,7 +210,7 @@ def cloud_status(
 ) -> CloudStatus:
     """Everything `status` shows for one cloud; ``names`` are the watched tags."""
     from tagsync.history import history_of
-    from tagsync.tagnames import find_tag, regional_variants
+    from tagsync.tagnames import regional_variants
 
     today = today or datetime.now(UTC).date()
     meta = store.meta()
@@ -205,18 +222,7 @@ def cloud_status(
         if config.regions:
             for name in names:
                 watched += [v for v in regional_variants(service_tags, name) if v not in watched]
-        for name in watched:
-            tag = find_tag(service_tags, name)
-            prefixes = tag.prefixes if tag is not None else ()
-            v4, v6 = split_families(prefixes)
-            counts.append(
-                TagCounts(
-                    tag.name if tag is not None else name,
-                    tag is not None,
-                    AddressCounts(len(v4), len(v6)),
-                    address_counts(prefixes),
-                )
-            )
+        counts = [tag_counts(service_tags, name) for name in watched]
     history = history_of(store)
     problems: list[str] = []
     pending = _pending(history, meta, watched, today, problems)
