@@ -19,6 +19,8 @@ from tagsync.prefixes import key_ranges, merge_ranges, prefix_keys, ranges_to_ci
 from tagsync.published import Publication
 
 if TYPE_CHECKING:
+    from tagsync.history.manifests import VersionInfo
+    from tagsync.history.packs import History
     from tagsync.history.problems import Warn
     from tagsync.model import ServiceTags
     from tagsync.store import Store
@@ -31,6 +33,7 @@ __all__ = [
     "kept_versions",
     "steps",
     "subtract",
+    "version_tags",
     "with_candidate",
 ]
 
@@ -96,6 +99,25 @@ def candidate_version(
     return KeptVersion(service_tags.change_number, service_tags.sha256, published, tags)
 
 
+def version_tags(
+    history: History, info: VersionInfo, names: Sequence[str], *, regions: bool = False
+) -> dict[str, frozenset[str]]:
+    """The prefixes of the tags ``names`` in one kept version (matched as Azure does,
+    case-insensitively, and keyed by the name as given; absent tags left out) and, with
+    ``regions``, their regional variants. Raises HistoryDamaged for an unreadable entry."""
+    from tagsync.tagnames import match_tag_name
+
+    tags: dict[str, frozenset[str]] = {}
+    for name in names:
+        spelling = match_tag_name(info.tags, name)
+        if spelling is not None:
+            tags[name] = frozenset(history.tag(info, spelling).prefixes)
+        lead = name.lower() + "."
+        for variant in (v for v in info.tags if regions and v.lower().startswith(lead)):
+            tags[variant] = frozenset(history.tag(info, variant).prefixes)
+    return tags
+
+
 def kept_versions(
     store: Store, names: Sequence[str], *, regions: bool = False, warn: Warn | None = None
 ) -> list[KeptVersion]:
@@ -105,7 +127,6 @@ def kept_versions(
     see one step fewer, never a wrong one."""
     from tagsync.history import HistoryDamaged, history_of
     from tagsync.history.problems import warn_on_stderr
-    from tagsync.tagnames import match_tag_name
 
     warn = warn or warn_on_stderr
     history = history_of(store)
@@ -114,15 +135,8 @@ def kept_versions(
         warn(problem)
     versions: list[KeptVersion] = []
     for info in infos:
-        tags: dict[str, frozenset[str]] = {}
         try:
-            for name in names:
-                spelling = match_tag_name(info.tags, name)
-                if spelling is not None:
-                    tags[name] = frozenset(history.tag(info, spelling).prefixes)
-                lead = name.lower() + "."
-                for variant in (v for v in info.tags if regions and v.lower().startswith(lead)):
-                    tags[variant] = frozenset(history.tag(info, variant).prefixes)
+            tags = version_tags(history, info, names, regions=regions)
         except HistoryDamaged as exc:
             warn(f"{exc.message}; skipped")
             continue

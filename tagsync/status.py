@@ -296,19 +296,14 @@ def _gains(
     problems: list[str],
 ) -> list[Pending]:
     from tagsync.history import HistoryDamaged
-    from tagsync.tagnames import match_tag_name
+    from tagsync.kept import version_tags
 
     def watched(info: VersionInfo) -> dict[str, frozenset[str]] | None:
-        tags: dict[str, frozenset[str]] = {}
         try:
-            for name in names:
-                spelling = match_tag_name(info.tags, name)
-                if spelling is not None:
-                    tags[name] = frozenset(history.tag(info, spelling).prefixes)
+            return version_tags(history, info, names)
         except HistoryDamaged as exc:
             problems.append(f"{exc.message}; skipped")
             return None
-        return tags
 
     found: list[Pending] = []
     previous: dict[str, frozenset[str]] | None = None

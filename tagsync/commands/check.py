@@ -16,6 +16,7 @@ from tagsync.commands.common import (
     RegionsFlag,
     StateDirOption,
     TagOption,
+    TextChangesFlag,
     UrlOption,
     handle_errors,
     open_session,
@@ -39,14 +40,7 @@ def check(
     force: Annotated[
         bool, typer.Option("--force", help="Accept a mass removal of prefixes (or an empty tag)")
     ] = False,
-    text_changes: Annotated[
-        bool,
-        typer.Option(
-            "--text-changes",
-            help="Count prefix-text changes with no address gained or lost (re-aggregations) "
-            "as changes too",
-        ),
-    ] = False,
+    text_changes: TextChangesFlag = False,
     allow_rollback: Annotated[
         bool, typer.Option("--allow-rollback", help="Accept a lower changeNumber")
     ] = False,

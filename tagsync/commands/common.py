@@ -107,6 +107,17 @@ RegionsFlag = Annotated[
 FormatOption = Annotated[
     str, typer.Option("--format", help="text, or json for scripts", case_sensitive=False)
 ]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write it to this file instead of stdout")
+]
+TextChangesFlag = Annotated[
+    bool,
+    typer.Option(
+        "--text-changes",
+        help="Count prefix-text changes with no address gained or lost (re-aggregations) "
+        "as changes too",
+    ),
+]
 LockTimeoutOption = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for another run's state lock")
 ]

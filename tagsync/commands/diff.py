@@ -11,10 +11,12 @@ from tagsync.commands.common import (
     CloudOption,
     ConfigOption,
     FileOption,
+    OutputOption,
     PageUrlOption,
     RegionsFlag,
     StateDirOption,
     TagOption,
+    TextChangesFlag,
     UrlOption,
     handle_errors,
     note,
@@ -50,14 +52,7 @@ def diff(
         ),
     ] = None,
     fmt: FormatOption = "text",
-    text_changes: Annotated[
-        bool,
-        typer.Option(
-            "--text-changes",
-            help="Count prefix-text changes with no address gained or lost (re-aggregations) "
-            "as changes too",
-        ),
-    ] = False,
+    text_changes: TextChangesFlag = False,
     exit_code: Annotated[
         bool,
         typer.Option(
@@ -65,9 +60,7 @@ def diff(
             help="Exit 1 when a tag gained or lost addresses (or properties), 0 when not",
         ),
     ] = False,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here")
-    ] = None,
+    output: OutputOption = None,
     cloud: CloudOption = None,
     url: UrlOption = None,
     file: FileOption = None,

@@ -18,6 +18,7 @@ from tagsync.commands.common import (
     CloudOption,
     ConfigOption,
     LockTimeoutOption,
+    OutputOption,
     StateDirOption,
     handle_errors,
     note,
@@ -144,9 +145,7 @@ def history(
     fmt: Annotated[
         str, typer.Option("--format", help="text, markdown or json", case_sensitive=False)
     ] = "text",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here")
-    ] = None,
+    output: OutputOption = None,
     cloud: CloudOption = None,
     state_dir: StateDirOption = None,
     config: ConfigOption = None,

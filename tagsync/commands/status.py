@@ -3,25 +3,23 @@ deploy-by dates, addresses held by removal grace and the last `check` (see tagsy
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-import typer
+from typing import TYPE_CHECKING
 
 from tagsync.commands.common import (
     CloudOption,
     ConfigOption,
+    FormatOption,
+    OutputOption,
     StateDirOption,
     handle_errors,
     note,
     open_session,
+    output_format,
     write_output,
 )
 
 if TYPE_CHECKING:
     from tagsync.status import CloudStatus
-
-FORMATS = ("text", "json")
 
 
 def _published(date: str, basis: str) -> str:
@@ -96,12 +94,8 @@ def _json(statuses: list[CloudStatus]) -> str:
 
 @handle_errors
 def status(
-    fmt: Annotated[
-        str, typer.Option("--format", help="text or json", case_sensitive=False)
-    ] = "text",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the status here")
-    ] = None,
+    fmt: FormatOption = "text",
+    output: OutputOption = None,
     cloud: CloudOption = None,
     state_dir: StateDirOption = None,
     config: ConfigOption = None,
@@ -113,9 +107,7 @@ def status(
     from tagsync.status import LAST_CHECK, cloud_status
     from tagsync.store import Store
 
-    fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    fmt = output_format(fmt)
     session = open_session(config, cloud, state_dir)
     session.store()  # checks the history section of the config
     if cloud is not None:
